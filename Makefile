@@ -1,0 +1,49 @@
+# persona-kit — `make help` lists the targets. Everything runs inside .venv, created on first use.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PARAMS ?= notebooks/params/sample.yaml
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help setup browser report test lint lab bench sample clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+setup: $(STAMP) ## create .venv and install persona-kit with its dev tools
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+browser: ## install Debian's Chromium and a CJK font when missing (needed by the browser tests)
+	@if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -q 'Noto Sans CJK'; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "browser tests need: sudo apt-get install chromium fonts-noto-cjk"; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	fi
+
+report: setup ## run every notebook on data/sample and write reports/<run>/ with an index (PARAMS=... for another run)
+	$(BIN)/persona-kit run --params $(PARAMS)
+
+test: setup browser ## run the whole test suite (unit, notebooks, reports in headless Chromium)
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+lint: setup ## ruff over the package, tests and notebooks
+	$(BIN)/ruff check persona_kit tests notebooks
+
+lab: setup ## start JupyterLab on the notebooks
+	$(BIN)/jupyter lab notebooks
+
+bench: setup ## run the benchmarks (not part of the tests)
+	$(BIN)/python -m benchmarks
+
+sample: setup ## regenerate the committed synthetic sample in data/sample/
+	$(BIN)/persona-kit generate --people 5000 --seed 7 --out data/sample
+
+clean: ## remove generated reports and runs (keeps .venv)
+	rm -rf reports/*/ runs/

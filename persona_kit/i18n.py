@@ -1,0 +1,48 @@
+"""One translation table for everything an analyst reads (zh by default, en by parameter).
+
+Labels live in ``resources/labels.yaml`` as ``key: {zh: ..., en: ...}``; values may hold
+``{name}`` placeholders filled from keyword arguments.
+
+Examples
+--------
+>>> t("lang.name", "en")
+'English'
+>>> t("lang.name")
+'中文'
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+import yaml
+
+from persona_kit.errors import InputError, check_choice
+
+__all__ = ["LANGS", "t", "labels"]
+
+LANGS = ("zh", "en")
+
+
+@cache
+def labels() -> dict[str, dict[str, str]]:
+    """Return the whole translation table (read once)."""
+    text = resources.files("persona_kit").joinpath("resources/labels.yaml").read_text("utf-8")
+    return yaml.safe_load(text)
+
+
+def t(key: str, lang: str = "zh", /, **values: object) -> str:
+    """Translate ``key`` into ``lang`` and fill its ``{placeholders}`` from ``values``.
+
+    Raises
+    ------
+    InputError
+        If ``lang`` is not one of :data:`LANGS` or ``key`` is not in the table.
+    """
+    check_choice("lang", lang, LANGS)
+    entry = labels().get(key)
+    if entry is None:
+        raise InputError(f"no label {key!r} in persona_kit/resources/labels.yaml")
+    text = entry[lang]
+    return text.format(**values) if values else text
