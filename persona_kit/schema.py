@@ -7,11 +7,11 @@ A *column map* is a small YAML file per (raw file, canonical table)::
     file: ../raw/tmall_orders.csv  # path relative to the map file
     encoding: auto                 # auto | utf-8 | utf-8-sig | gb18030
     timezone: Asia/Shanghai        # zone of naive timestamps in the file
-    columns:                       # source column -> canonical column
+    columns:                       # source column -> canonical column (or a list of them)
       订单编号: order_id
       买家会员名: source_customer_id
-    values:                        # optional recoding of values, per canonical column
-      status: {交易成功: paid, 交易关闭: cancelled}
+    values:                        # optional recoding of values, per canonical column; a key
+      status: {交易成功: paid, 交易关闭: cancelled}   # "re:<pattern>" matches by regex, first match wins
     constants:                     # optional canonical columns with one fixed value
       channel: tmall
     formats:                       # optional strptime formats per timestamp/date column, tried in order
@@ -149,7 +149,7 @@ class ColumnMap:
     source: str
     table: str
     file: Path
-    columns: dict[str, str]
+    columns: dict[str, tuple[str, ...]]
     encoding: str = "auto"
     timezone: str = "Asia/Shanghai"
     values: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -162,9 +162,14 @@ class ColumnMap:
     def provides(self) -> set[str]:
         """Canonical columns this map fills (mapped, constant, or derived by the loader)."""
         derived = {"source"} | ({"line_no"} if self.table == "orders" else set())
-        if self.table == "orders" and {"quantity", "unit_price"} <= set(self.columns.values()):
+        if self.table == "orders" and {"quantity", "unit_price"} <= set(self.targets):
             derived.add("amount")
-        return set(self.columns.values()) | set(self.constants) | derived
+        return set(self.targets) | set(self.constants) | derived
+
+    @property
+    def targets(self) -> list[str]:
+        """Canonical columns filled from source columns, in map order."""
+        return [target for targets in self.columns.values() for target in targets]
 
 
 def load_map(path: str | Path) -> ColumnMap:
@@ -192,8 +197,9 @@ def load_map(path: str | Path) -> ColumnMap:
     check_choice(f"{where}: table", spec["table"], list(TABLES))
     check_choice(f"{where}: encoding", spec.get("encoding", "auto"), ENCODINGS)
     canonical = TABLES[spec["table"]]
-    columns = {str(k): str(v) for k, v in (spec["columns"] or {}).items()}
-    targets = list(columns.values()) + list(spec.get("constants") or {}) + list(spec.get("values") or {}) \
+    columns = {str(k): tuple(v) if isinstance(v, list) else (str(v),) for k, v in (spec["columns"] or {}).items()}
+    mapped = [t for targets in columns.values() for t in targets]
+    targets = mapped + list(spec.get("constants") or {}) + list(spec.get("values") or {}) \
         + list(spec.get("formats") or {})
     for target in targets:
         if target not in canonical:
@@ -201,7 +207,7 @@ def load_map(path: str | Path) -> ColumnMap:
             raise InputError(f"{target!r} is not a column of the canonical table {spec['table']!r}"
                              + (f"; did you mean {near!r}?" if near else f"; columns: {list(canonical)}"),
                              file=where)
-    repeated = sorted({v for v in columns.values() if list(columns.values()).count(v) > 1})
+    repeated = sorted({v for v in mapped if mapped.count(v) > 1})
     if repeated:
         raise InputError(f"several source columns map to {repeated}; keep one", file=where)
     cmap = ColumnMap(
@@ -240,9 +246,10 @@ def apply_map(raw: pl.DataFrame, cmap: ColumnMap) -> pl.DataFrame:
     The ``__row`` position column is kept. Unmapped raw columns are dropped.
     """
     check_columns(raw.columns, list(cmap.columns), where=cmap.file.name)
-    frame = raw.select([pl.col(src).alias(dst) for src, dst in cmap.columns.items()] + [pl.col(ROW)])
+    frame = raw.select([pl.col(src).alias(dst) for src, dsts in cmap.columns.items() for dst in dsts]
+                       + [pl.col(ROW)])
     frame = frame.with_columns(
-        [pl.col(c).cast(pl.String).replace(m) for c, m in cmap.values.items() if c in frame.columns]
+        [_recode(pl.col(c).cast(pl.String), m).alias(c) for c, m in cmap.values.items() if c in frame.columns]
         + [pl.lit(v).alias(c) for c, v in cmap.constants.items()]
     )
     if "source" not in frame.columns:
@@ -250,6 +257,18 @@ def apply_map(raw: pl.DataFrame, cmap: ColumnMap) -> pl.DataFrame:
     if cmap.table == "orders" and "line_no" not in frame.columns:
         frame = frame.with_columns(line_no=pl.int_range(1, pl.len() + 1).over("order_id"))
     return frame
+
+
+def _recode(text: pl.Expr, mapping: dict[str, object]) -> pl.Expr:
+    exact = {k: v for k, v in mapping.items() if not k.startswith("re:")}
+    out = text.replace(exact) if exact else text
+    patterns = [(k[3:], v) for k, v in mapping.items() if k.startswith("re:")]
+    if not patterns:
+        return out
+    chained = pl.when(text.str.contains(patterns[0][0])).then(pl.lit(patterns[0][1]))
+    for pattern, value in patterns[1:]:
+        chained = chained.when(text.str.contains(pattern)).then(pl.lit(value))
+    return pl.when(text.is_in(list(exact))).then(out).otherwise(chained.otherwise(text))
 
 
 @dataclass(frozen=True)
