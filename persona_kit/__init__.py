@@ -4,7 +4,8 @@ Each pipeline step has one module here and one notebook in ``notebooks/``.
 """
 
 from persona_kit.errors import InputError
-from persona_kit.i18n import t
+from persona_kit.i18n import t, translate_values
+from persona_kit.pipeline import StepContext, start_step
 
-__all__ = ["InputError", "t", "__version__"]
+__all__ = ["InputError", "StepContext", "start_step", "t", "translate_values", "__version__"]
 __version__ = "0.1.0"

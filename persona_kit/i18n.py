@@ -16,11 +16,12 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 
+import narwhals as nw
 import yaml
 
 from persona_kit.errors import InputError, check_choice
 
-__all__ = ["LANGS", "t", "labels"]
+__all__ = ["LANGS", "t", "labels", "translate_values"]
 
 LANGS = ("zh", "en")
 
@@ -46,3 +47,22 @@ def t(key: str, lang: str = "zh", /, **values: object) -> str:
         raise InputError(f"no label {key!r} in persona_kit/resources/labels.yaml")
     text = entry[lang]
     return text.format(**values) if values else text
+
+
+def translate_values(frame, column: str, prefix: str, lang: str = "zh"):
+    """Replace the values of ``column`` that have a label ``<prefix>.<value>``; others stay as they are.
+
+    Accepts pandas or polars and returns the same kind.
+
+    >>> import polars as pl
+    >>> translate_values(pl.DataFrame({"reason": ["missing_required", "x"]}), "reason", "reason", "en").rows()
+    [('Required value missing',), ('x',)]
+    """
+    check_choice("lang", lang, LANGS)
+    native = nw.from_native(frame, eager_only=True)
+    values = [v for v in native[column].unique().to_list() if v is not None]
+    mapping = {v: t(f"{prefix}.{v}", lang) for v in values if f"{prefix}.{v}" in labels()}
+    if not mapping:
+        return frame
+    return native.with_columns(nw.col(column).replace_strict(
+        mapping, default=nw.col(column), return_dtype=nw.String)).to_native()
