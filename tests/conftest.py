@@ -1,0 +1,38 @@
+"""Shared pytest fixtures. Each block is owned by one part of the suite; add yours in a new block."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+# --- browser harness (tests/browser.py): headless Chromium, offline --------------------------------------
+
+
+@pytest.fixture(scope="session")
+def offline_browser() -> Iterator[object]:
+    """One headless Chromium for the session (skipped without /usr/bin/chromium, failed in CI)."""
+    from browser import OfflineBrowser, chromium_or_skip
+
+    chromium_or_skip()
+    browser = OfflineBrowser()
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+@pytest.fixture
+def open_offline(offline_browser) -> Callable[..., object]:
+    """``open_offline(path) -> PageReport``: open an HTML file with no network; see tests/browser.py."""
+    return offline_browser.open_offline
+
+
+@pytest.fixture
+def image_stats(offline_browser) -> Callable[[Path], dict]:
+    """``image_stats(png) -> {width, height, std, ink, colors}``, decoded by Chromium."""
+    return offline_browser.image_stats
+
+
+# --- end browser harness ----------------------------------------------------------------------------------
