@@ -128,8 +128,10 @@ def plan_run(params: dict[str, Any], steps: list[Step], *, only: list[str] | Non
     Returns the run name and ``[(step, parameters), ...]``. Unknown or mistyped parameters raise an
     :class:`InputError` that names the valid ones (papermill itself only warns).
     """
-    declared = {name for s in steps for name in s.parameters}
+    declared = {name for s in steps for name in s.parameters} - {"run_dir"}
     overrides = params.get("steps") or {}
+    if "run_dir" in params or any("run_dir" in (v or {}) for v in overrides.values()):
+        raise InputError("run_dir is set by the runner (runs/<run>); set `run:` to name the run instead")
     for name in params:
         if name not in declared and name not in _RUNNER_KEYS:
             raise _unknown(name, sorted(declared) + list(_RUNNER_KEYS), "in the params file")
@@ -139,7 +141,8 @@ def plan_run(params: dict[str, Any], steps: list[Step], *, only: list[str] | Non
             raise _unknown(step_name, list(by_name), "under `steps:` (not a step)")
         for name in values or {}:
             if name not in by_name[step_name].parameters:
-                raise _unknown(name, list(by_name[step_name].parameters), f"for step {step_name}")
+                raise _unknown(name, sorted(set(by_name[step_name].parameters) - {"run_dir"}),
+                               f"for step {step_name}")
     selected = steps
     if only:
         wanted = [w.strip() for w in only if w.strip()]
