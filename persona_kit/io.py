@@ -115,6 +115,8 @@ def read_raw(path: str | Path, *, encoding: str = "auto", sheet: str | None = No
 def _read_guarded(path: Path, read: Callable[[], pl.DataFrame]) -> pl.DataFrame:
     try:
         return read()
+    except InputError:
+        raise
     except (pl.exceptions.PolarsError, OSError, ValueError) as err:
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise InputError(f"cannot read the file: {first_line}", file=path.name) from err
