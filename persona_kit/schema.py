@@ -350,9 +350,10 @@ def _coerce(frame: pl.DataFrame, spec: dict[str, Column], tz_out: str, tz_in: st
 def _typed(expr: pl.Expr, dtype: pl.DataType, col: Column, tz_out: str, tz_in: str,
            formats: tuple[str, ...] | None) -> pl.Expr:
     if col.dtype == "str":
-        if dtype.is_float():
-            return pl.when(expr == expr.round()).then(expr.cast(pl.Int64).cast(pl.String)).otherwise(
-                expr.cast(pl.String))
+        if dtype.is_float():  # float ids (17850.0) read back as '17850'; NaN is a missing id
+            whole = expr.is_finite() & (expr == expr.round()) & (expr.abs() < 2.0**63)
+            return pl.when(expr.is_nan()).then(None).when(whole).then(
+                expr.cast(pl.Int64, strict=False).cast(pl.String)).otherwise(expr.cast(pl.String))
         return expr.cast(pl.String)
     if dtype == pl.String:
         text = expr.str.strip_chars().str.replace_many(_FULL_WIDTH, _HALF_WIDTH)
