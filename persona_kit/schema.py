@@ -359,6 +359,7 @@ def _typed(expr: pl.Expr, dtype: pl.DataType, col: Column, tz_out: str, tz_in: s
         text = expr.str.strip_chars().str.replace_many(_FULL_WIDTH, _HALF_WIDTH)
         if col.dtype in ("float", "int"):
             number = text.str.replace_all(r"[,¥￥$£€]|RMB|CNY|元", "").cast(pl.Float64, strict=False)
+            number = pl.when(number.is_finite()).then(number)  # 'nan' / 'inf' are not numbers
             if col.dtype == "float":
                 return number
             return pl.when(number == number.round()).then(number.cast(pl.Int64, strict=False))
