@@ -358,7 +358,7 @@ def _typed(expr: pl.Expr, dtype: pl.DataType, col: Column, tz_out: str, tz_in: s
     if dtype == pl.String:
         text = expr.str.strip_chars().str.replace_many(_FULL_WIDTH, _HALF_WIDTH)
         if col.dtype in ("float", "int"):
-            number = text.str.replace_all(r"[,¥￥$£€]|RMB|CNY|元", "").cast(pl.Float64, strict=False)
+            number = text.str.replace_all(r"[,¥￥$£€]|RMB|CNY|元", "").str.strip_chars().cast(pl.Float64, strict=False)
             number = pl.when(number.is_finite()).then(number)  # 'nan' / 'inf' are not numbers
             if col.dtype == "float":
                 return number
