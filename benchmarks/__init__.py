@@ -1,0 +1,1 @@
+"""Benchmarks (``make bench``): wall time and peak memory of persona-kit steps on real data. Not tests."""

@@ -1,0 +1,68 @@
+"""The one translation table: complete, consistent, and covering every key the notebooks use."""
+
+import re
+import string
+from importlib import resources
+from pathlib import Path
+
+import pandas as pd
+import polars as pl
+import pytest
+import yaml
+
+from persona_kit.errors import InputError
+from persona_kit.i18n import labels, t, translate_values
+
+ROOT = Path(__file__).parents[1]
+
+
+class _NoDuplicates(yaml.SafeLoader):
+    def construct_mapping(self, node, deep=False):
+        keys = [self.construct_object(k, deep=deep) for k, _ in node.value]
+        dupes = sorted({k for k in keys if keys.count(k) > 1})
+        if dupes:
+            raise AssertionError(f"duplicate label keys {dupes}")
+        return super().construct_mapping(node, deep)
+
+
+def _fields(text: str) -> set[str]:
+    return {f for _, f, _, _ in string.Formatter().parse(text) if f}
+
+
+def test_every_label_is_bilingual_with_the_same_placeholders():
+    text = resources.files("persona_kit").joinpath("resources/labels.yaml").read_text("utf-8")
+    table = yaml.load(text, Loader=_NoDuplicates)
+    for key, entry in table.items():
+        assert set(entry) == {"zh", "en"}, key
+        assert entry["zh"].strip() and entry["en"].strip(), key
+        assert _fields(entry["zh"]) == _fields(entry["en"]), key
+
+
+def test_every_key_a_notebook_uses_exists():
+    used = set()
+    for path in (ROOT / "notebooks").glob("*.ipynb"):
+        source = path.read_text(encoding="utf-8")
+        used |= set(re.findall(r'(?:ctx\.md|ctx\.t)\(\\"([a-z0-9_.]+)\\"', source))
+        used |= set(re.findall(r'title=\\"([a-z0-9_.]+)\\"', source))
+        used |= {f"step.{path.stem}", f"step.{path.stem}.intro"}
+    assert used, "no label keys found in notebooks"
+    assert sorted(used - set(labels())) == []
+
+
+def test_t_fills_placeholders_and_rejects_bad_input():
+    assert t("dq.findings.none", "en") == "Nothing needs attention."
+    assert "1,234" in t("dq.duplicates.intro", "zh", exact=1234)
+    with pytest.raises(InputError, match=r"lang must be one of \['zh', 'en'\], got 'EN'"):
+        t("lang.name", "EN")
+    with pytest.raises(InputError, match=r"no label 'no.such.key' in persona_kit/resources/labels.yaml"):
+        t("no.such.key")
+
+
+@pytest.mark.parametrize("kind", ["pandas", "polars"])
+def test_translate_values_keeps_the_frame_kind_and_unknown_values(kind):
+    data = {"reason": ["out_of_range", None, "custom"], "n": [1, 2, 3]}
+    frame = pd.DataFrame(data) if kind == "pandas" else pl.DataFrame(data)
+    out = translate_values(frame, "reason", "reason", "zh")
+    assert type(out) is type(frame)
+    assert list(out["reason"])[0] == "数值超出范围" and list(out["reason"])[2] == "custom"
+    assert list(out["n"]) == [1, 2, 3]
