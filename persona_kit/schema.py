@@ -377,8 +377,8 @@ def _typed(expr: pl.Expr, dtype: pl.DataType, col: Column, tz_out: str, tz_in: s
             expr.dt.replace_time_zone(tz_in, ambiguous="earliest", non_existent="null").dt.convert_time_zone(tz_out)
         return stamp.dt.date() if col.dtype == "date" else stamp.dt.cast_time_unit("us")
     if dtype == pl.Date:
-        return expr if col.dtype == "date" else \
-            expr.cast(pl.Datetime("us")).dt.replace_time_zone(tz_in).dt.convert_time_zone(tz_out)
+        return expr if col.dtype == "date" else expr.cast(pl.Datetime("us")).dt.replace_time_zone(
+            tz_in, ambiguous="earliest", non_existent="null").dt.convert_time_zone(tz_out)
     return _typed(expr.cast(pl.String), pl.String(), col, tz_out, tz_in, formats)
 
 
@@ -389,7 +389,8 @@ def _parse_datetime(text: pl.Expr, formats: tuple[str, ...], tz_in: str, tz_out:
             days = text.cast(pl.Float64, strict=False)
             naive = (pl.datetime(1899, 12, 30) + pl.duration(microseconds=(days * 86_400_000_000).round()))
             attempts.append(pl.when(days.is_between(1, 2_958_465)).then(naive)
-                            .dt.replace_time_zone(tz_in).dt.convert_time_zone(tz_out))
+                            .dt.replace_time_zone(tz_in, ambiguous="earliest", non_existent="null")
+                            .dt.convert_time_zone(tz_out))
         elif "%z" in fmt:
             attempts.append(text.str.strptime(pl.Datetime("us", "UTC"), fmt, strict=False)
                             .dt.convert_time_zone(tz_out))
