@@ -322,8 +322,11 @@ def validate(frame: pl.DataFrame, table: str, *, timezone: str = "Asia/Shanghai"
     quarantine = (first.join(record, on=ROW, how="left")
                   .select(pl.lit(table).alias("table"), pl.lit(file).alias("file"),
                           pl.col(ROW).alias("row"), "column", "reason", "message", "record"))
-    valid = (typed.filter(~pl.col(ROW).is_in(bad_rows.implode()))
-             .with_columns(pl.lit(file).alias(SOURCE_FILE)).rename({ROW: SOURCE_ROW}))
+    valid = typed.filter(~pl.col(ROW).is_in(bad_rows.implode()))
+    # a validated table validated again keeps its provenance columns
+    if SOURCE_FILE not in frame.columns:
+        valid = valid.with_columns(pl.lit(file).alias(SOURCE_FILE))
+    valid = valid.rename({ROW: SOURCE_ROW}) if SOURCE_ROW not in frame.columns else valid.drop(ROW)
     return Validated(table, valid, quarantine)
 
 
