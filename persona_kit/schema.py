@@ -197,6 +197,10 @@ def load_map(path: str | Path) -> ColumnMap:
     check_columns(list(spec), ["source", "table", "file", "columns"], where=where)
     check_choice(f"{where}: table", spec["table"], list(TABLES))
     check_choice(f"{where}: encoding", spec.get("encoding", "auto"), ENCODINGS)
+    for key in ("columns", "values", "constants", "formats"):
+        if not isinstance(spec.get(key) or {}, dict):
+            raise InputError(f"`{key}:` must be a mapping (name: value, one per line), got a "
+                             f"{type(spec[key]).__name__}", file=where)
     canonical = TABLES[spec["table"]]
     columns = {str(k): tuple(v) if isinstance(v, list) else (str(v),) for k, v in (spec["columns"] or {}).items()}
     mapped = [t for targets in columns.values() for t in targets]
