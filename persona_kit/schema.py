@@ -25,6 +25,7 @@ missing required column) raise a one-line :class:`~persona_kit.errors.InputError
 from __future__ import annotations
 
 import json
+import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,6 +202,7 @@ def load_map(path: str | Path) -> ColumnMap:
         if not isinstance(spec.get(key) or {}, dict):
             raise InputError(f"`{key}:` must be a mapping (name: value, one per line), got a "
                              f"{type(spec[key]).__name__}", file=where)
+    _check_timezone("timezone", spec.get("timezone", "Asia/Shanghai"), where=where)
     canonical = TABLES[spec["table"]]
     columns = {str(k): tuple(v) if isinstance(v, list) else (str(v),) for k, v in (spec["columns"] or {}).items()}
     mapped = [t for targets in columns.values() for t in targets]
@@ -229,6 +231,15 @@ def load_map(path: str | Path) -> ColumnMap:
         raise InputError(f"no source column or constant fills the required {unfilled} of table "
                          f"{cmap.table!r}; add them under `columns:` or `constants:`", file=where)
     return cmap
+
+
+def _check_timezone(name: str, value: object, *, where: str | None = None) -> None:
+    try:
+        zoneinfo.ZoneInfo(str(value))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        near = did_you_mean(str(value), zoneinfo.available_timezones())
+        raise InputError(f"{name} {value!r} is not an IANA time zone" + (f"; did you mean {near!r}?" if near
+                         else " (e.g. 'Asia/Shanghai', 'Europe/London', 'UTC')"), file=where) from None
 
 
 def load_maps(location: str | Path | Iterable[str | Path]) -> list[ColumnMap]:
@@ -310,6 +321,8 @@ def validate(frame: pl.DataFrame, table: str, *, timezone: str = "Asia/Shanghai"
     ([12.5], ['unparseable_float', 'missing_required'])
     """
     check_choice("table", table, list(TABLES))
+    _check_timezone("timezone", timezone)
+    _check_timezone("source_timezone", source_timezone or timezone)
     spec = {name: col for name, col in TABLES[table].items() if name in frame.columns}
     if ROW not in frame.columns:
         frame = frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
