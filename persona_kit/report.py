@@ -128,14 +128,30 @@ def external_references(html_text: str) -> list[str]:
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.M)
 
 
+def _heading_in(text: str) -> str | None:
+    m = _HEADING.search(text)
+    if not m:
+        return None
+    title = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", m.group(1))  # [text](link) → text
+    return re.sub(r"[*_`]", "", title).strip() or None
+
+
 def _first_heading(nb: Any) -> str | None:
+    """The first Markdown heading a reader sees (markdown cells and Markdown outputs, in order);
+    failing that, the first heading of a ``hide-in-report`` cell."""
+    hidden = None
     for cell in nb.cells:
-        if cell.cell_type == "markdown" and HIDE_TAG not in cell.get("metadata", {}).get("tags", []):
-            m = _HEADING.search(cell.source)
-            if m:
-                text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", m.group(1))  # [text](link) → text
-                return re.sub(r"[*_`]", "", text).strip() or None
-    return None
+        if cell.cell_type == "markdown":
+            found = _heading_in(cell.source)
+            if found and HIDE_TAG in cell.get("metadata", {}).get("tags", []):
+                hidden = hidden or found
+            elif found:
+                return found
+        for out in cell.get("outputs", []):
+            md = out.get("data", {}).get("text/markdown")
+            if md and (found := _heading_in(md if isinstance(md, str) else "".join(md))):
+                return found
+    return hidden
 
 
 def _strip_widgets(nb: Any) -> None:
@@ -202,6 +218,9 @@ def export_html(notebook: str | os.PathLike[str], html_path: str | os.PathLike[s
     nb = nbformat.read(src, as_version=4)
     _strip_widgets(nb)
     nb.metadata["title"] = _first_heading(nb) or src.stem
+    for cell in nb.cells:  # papermill gives its injected cell a random id; the same run → the same HTML
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            cell.id = "injected-parameters"
 
     config = Config()
     config.TagRemovePreprocessor.enabled = True
