@@ -11,7 +11,15 @@ import polars as pl
 import pytest
 
 from persona_kit.errors import InputError
-from persona_kit.io import ROW, detect_encoding, read_raw, sha256_file, write_atomic, write_json, write_parquet
+from persona_kit.io import (
+    ROW,
+    detect_encoding,
+    read_raw,
+    sha256_file,
+    write_atomic,
+    write_json,
+    write_parquet,
+)
 
 
 def exact(message: str) -> str:
