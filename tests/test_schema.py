@@ -199,9 +199,13 @@ def test_str_from_float_ids():
     assert out.valid.get_column("source_customer_id").to_list() == ["17850", "12346", "12.5", None, None, "-3"]
 
 
-def test_str_ids_from_pandas_nan_stay_null():
-    frame = pl.from_pandas(pd.DataFrame({"product_id": ["p1", "p2"], "list_price": [1.0, float("nan")]}))
-    assert validate(frame, "products").valid.get_column("list_price").to_list() == [1.0, None]
+def test_pandas_frame_through_from_pandas_nan_ids_stay_null():
+    # validate takes polars only (see test_validate_accepts_pandas); pandas NaN arrives as null
+    pdf = pd.DataFrame({"order_id": ["o1", "o2"], "line_no": [1, 1], "source": "pos",
+                        "order_ts": ["2024-06-30", "2024-06-30"], "status": "paid",
+                        "source_customer_id": [17850.0, float("nan")], "unit_price": [1.0, float("nan")]})
+    out = validate(pl.from_pandas(pdf), "orders")
+    assert out.valid.select("source_customer_id", "unit_price").rows() == [("17850", 1.0), (None, None)]
 
 
 def test_int_values():
