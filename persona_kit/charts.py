@@ -218,6 +218,12 @@ def _order(frame: nw.DataFrame[Any], column: str) -> list[Any]:
     return [_jsonable(v) for v in dict.fromkeys(frame.get_column(column).to_list())]
 
 
+def _count_axis(top: float) -> alt.Axis:
+    """Whole-number ticks for counts: Vega ignores ``tickMinStep`` here (0.5 steps for a top of 2),
+    so small counts get one tick per unit."""
+    return alt.Axis(tickCount=int(top), format="d") if 0 < top <= 15 else alt.Axis(tickMinStep=1)
+
+
 def _finish(chart: Any, *, lang: str, title: str | None, width: int | None = _WIDTH,
             height: int | None = None) -> Any:
     """Apply the house config: title, size, font, readable sizes, the palette."""
@@ -277,7 +283,13 @@ def chart_bar(df: Any, *, x: str, y: str, color: str | None = None, lang: str = 
     cat_title, val_title = _label(x, lang), _label(y, lang)
     tips = [alt.Tooltip(f, type="nominal", title=_label(f, lang)) for f in keys]
     tips.append(alt.Tooltip(y, type="quantitative", title=val_title, format=","))
-    val = dict(field=y, type="quantitative", title=val_title, stack="zero" if stack else None)
+    totals: dict[Any, float] = {}  # the longest bar: per category when stacked, else per bar
+    for r in rows:
+        bar = r[x] if stack or not color else (r[x], r[color])
+        totals[bar] = totals.get(bar, 0) + (r[y] or 0)
+    whole = frame.schema[y].is_integer()
+    val = dict(field=y, type="quantitative", title=val_title, stack="zero" if stack else None,
+               axis=_count_axis(max(totals.values(), default=0)) if whole else alt.Undefined)
     if horizontal:
         enc: dict[str, Any] = {"y": alt.Y(x, type="nominal", title=cat_title, sort=cats), "x": alt.X(**val)}
     else:
@@ -368,11 +380,19 @@ def chart_ranges(df: Any, *, start: str, end: str, y: str, lang: str = "zh",
                         title=t("col.last_ts", lang) if same else _label(end, lang))]
     xtitle = _label(start, lang) if same else f"{_label(start, lang)} – {_label(end, lang)}"
     bar = alt.Chart(data).mark_bar(height=14, cornerRadius=2).encode(
-        x=alt.X("pk_start", type="temporal", title=xtitle), x2="pk_end", y=yenc,
+        x=alt.X("pk_start", type="temporal", title=xtitle, axis=alt.Axis(format=_date_format(rows))),
+        x2="pk_end", y=yenc,
         color=alt.Color(y, type="nominal", legend=None, sort=ys), tooltip=tips)
     ends = alt.Chart(data).transform_fold(["pk_start", "pk_end"]).mark_tick(thickness=2, size=18).encode(
         x=alt.X("value", type="temporal"), y=yenc, color=alt.Color(y, type="nominal", legend=None, sort=ys))
     return _finish(alt.layer(bar, ends), lang=lang, title=title, height=max(60, 30 * len(ys)))
+
+
+def _date_format(rows: list[dict[str, Any]]) -> str:
+    """Axis format that always shows the year: ``%Y`` / ``%Y-%m`` / ``%Y-%m-%d`` by the span covered."""
+    days = [dt.datetime.fromisoformat(r[k]) for r in rows for k in ("pk_start", "pk_end") if r[k]]
+    span = (max(days) - min(days)).days if days else 0
+    return "%Y" if span > 3 * 365 else "%Y-%m" if span > 90 else "%Y-%m-%d"
 
 
 def chart_hist(df: Any, *, x: str, lang: str = "zh", title: str | None = None,
@@ -401,7 +421,8 @@ def chart_hist(df: Any, *, x: str, lang: str = "zh", title: str | None = None,
     chart = alt.Chart(alt.Data(values=rows)).mark_bar(binSpacing=1).encode(
         x=alt.X("bin_start", type="quantitative", bin="binned", title=_label(x, lang)),
         x2="bin_end",
-        y=alt.Y("count", type="quantitative", title=t("common.count", lang)),
+        y=alt.Y("count", type="quantitative", title=t("common.count", lang),
+                axis=_count_axis(int(counts.max()) if len(counts) else 0)),
         tooltip=[alt.Tooltip("bin_start", type="quantitative", title=_label(x, lang), format=",.4~g"),
                  alt.Tooltip("bin_end", type="quantitative", format=",.4~g"),
                  alt.Tooltip("count", type="quantitative", title=t("common.count", lang), format=",")])
@@ -417,16 +438,27 @@ _TABLE_STYLE = f"border-collapse:collapse;font-family:{FONT};font-size:13px;marg
 _NOTE_STYLE = f"color:#666;font-family:{FONT};font-size:12px;margin:2px 0 8px"
 
 
+def _fmt_float(value: float) -> str:
+    """Thousands separators; about 4 significant digits below 100, never scientific notation."""
+    if value == int(value) and abs(value) < 1e15:
+        return f"{value:,.0f}"
+    if abs(value) >= 100:
+        return f"{value:,.2f}"
+    digits = min(12, max(2, 3 - math.floor(math.log10(abs(value)))))
+    return f"{value:,.{digits}f}".rstrip("0").rstrip(".")
+
+
 def _cell(value: Any) -> str:
-    value = _jsonable(value) if not isinstance(value, dt.datetime | dt.date) else value
-    if value is None:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or type(value).__name__ == "NaTType":
         return ""
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, int):
         return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:,.2f}" if abs(value) >= 100 or value == int(value) else f"{value:,.4g}"
+    if isinstance(value, float | decimal.Decimal):
+        return "" if not math.isfinite(value) else _fmt_float(float(value))
     if isinstance(value, dt.datetime):
         return value.isoformat(sep=" ", timespec="seconds")
     if isinstance(value, dt.date):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import html
 import logging
+import math
 import os
 import re
 import tempfile
@@ -285,7 +286,14 @@ def _fmt_number(value: Any) -> str:
         return "" if value is None else str(value)
     if isinstance(value, int):
         return f"{value:,}"
-    return f"{value:,.2f}" if abs(value) >= 100 or value == int(value) else f"{value:,.4g}"
+    if not math.isfinite(value):
+        return str(value)
+    if value == int(value) and abs(value) < 1e15:
+        return f"{value:,.0f}"
+    if abs(value) >= 100:
+        return f"{value:,.2f}"
+    digits = min(12, max(2, 3 - math.floor(math.log10(abs(value)))))  # ~4 significant, no exponent
+    return f"{value:,.{digits}f}".rstrip("0").rstrip(".")
 
 
 def _fmt_bytes(n: Any) -> str:

@@ -115,6 +115,25 @@ def test_ranges_take_min_start_and_max_end(frame):
     assert spec["layer"][0]["encoding"]["y"]["title"] == "数据源"
 
 
+def test_ranges_keep_wall_clock_of_aware_timestamps_and_show_the_year():
+    ts = pl.Series([dt.datetime(2010, 12, 1, 8, 26), dt.datetime(2011, 12, 9, 12, 50)]).dt.replace_time_zone(
+        "Europe/London")
+    spec = chart_ranges(pl.DataFrame({"file": ["a", "a"], "ts": ts}), start="ts", end="ts", y="file").to_dict()
+    assert spec["data"]["values"] == [{"file": "a", "pk_start": "2010-12-01T08:26:00",
+                                       "pk_end": "2011-12-09T12:50:00"}]
+    assert spec["layer"][0]["encoding"]["x"]["axis"]["format"] == "%Y-%m"
+
+
+def test_integer_values_get_whole_ticks(frame):
+    small = chart_bar(frame({"reason": ["a", "a"], "k": ["x", "y"], "rows": [2, 1]}), x="reason", y="rows",
+                      color="k", stack=True).to_dict()
+    assert small["encoding"]["y"]["axis"] == {"tickCount": 3, "format": "d"}
+    large = chart_bar(frame({"reason": ["a"], "rows": [200]}), x="reason", y="rows").to_dict()
+    assert large["encoding"]["y"]["axis"] == {"tickMinStep": 1}
+    shares = chart_bar(frame({"reason": ["a"], "share": [0.5]}), x="reason", y="share").to_dict()
+    assert "axis" not in shares["encoding"]["y"]
+
+
 def test_hist_aggregates_large_input(frame):
     rng = np.random.default_rng(7)
     values = rng.lognormal(4, 1, 100_000)
@@ -172,6 +191,13 @@ def test_table_truncates_with_a_translated_note(frame):
 def test_table_formats_thousands_and_no_note_when_complete(frame):
     out = table(frame({"rows": [1234567], "amount": [1234.5]}), lang="en").data
     assert "1,234,567" in out and "1,234.50" in out and "showing" not in out
+
+
+@pytest.mark.parametrize(("value", "text"), [(3.691e-06, "0.000003691"), (0.2493, "0.2493"), (0.25, "0.25"),
+                                             (12.345, "12.35"), (5.0, "5"), (float("nan"), ""), (None, "")])
+def test_table_numbers_never_use_scientific_notation(value, text):
+    out = table(pd.DataFrame({"share": [value, 1.5]}), lang="en").data
+    assert re.search(rf'<td class="pk-num" style="[^"]*">{re.escape(text)}</td>', out), out
 
 
 def test_table_counts_a_lazyframe_without_collecting_it_all():
