@@ -26,13 +26,12 @@ import polars as pl
 
 from persona_kit.errors import InputError, check_columns
 from persona_kit.io import ROW, detect_encoding, read_raw
-from persona_kit.schema import ColumnMap, LoadedSources, apply_map, load_map, validate
+from persona_kit.schema import ColumnMap, LoadedSources, apply_map, load_frame, load_map
 
 __all__ = ["load_online_retail", "load_cdnow", "CDNOW_COLUMNS", "CDNOW_SAMPLE_COLUMNS"]
 
 CDNOW_COLUMNS = ("customer_id", "date", "number_of_cds", "dollar_value")
 CDNOW_SAMPLE_COLUMNS = ("customer_id", "sample_customer_id", "date", "number_of_cds", "dollar_value")
-_QUARANTINE_COLUMNS = ["source", "table", "file", "row", "column", "reason", "message", "record"]
 
 
 def load_online_retail(path: str | Path, *, timezone: str = "Europe/London") -> LoadedSources:
@@ -85,7 +84,7 @@ def load_online_retail(path: str | Path, *, timezone: str = "Europe/London") -> 
     if mapped.schema["source_customer_id"] == pl.String:
         # A CSV export of the float CustomerID column writes '17850.0'; the Parquet / Excel ids read '17850'.
         mapped = mapped.with_columns(pl.col("source_customer_id").str.replace(r"^\s*(\d+)\.0*\s*$", "$1"))
-    return _validated(raw, mapped, cmap, timezone=timezone)
+    return load_frame(raw, cmap, timezone=timezone, mapped=mapped)
 
 
 def load_cdnow(path: str | Path, *, timezone: str = "America/New_York") -> LoadedSources:
@@ -149,7 +148,7 @@ def load_cdnow(path: str | Path, *, timezone: str = "America/New_York") -> Loade
     mapped = apply_map(derived, cmap)
     if "sample_customer_id" in raw.columns:
         mapped = mapped.with_columns(raw.get_column("sample_customer_id"))
-    return _validated(raw, mapped, cmap, timezone=timezone)
+    return load_frame(raw, cmap, timezone=timezone, mapped=mapped)
 
 
 def _read_cdnow(path: Path) -> pl.DataFrame:
@@ -183,25 +182,6 @@ def _read_cdnow(path: Path) -> pl.DataFrame:
                          f"expected ({' '.join(names)}); fix or remove that line",
                          file=path.name, row=int(ragged.get_column(ROW)[0]))
     return lines.select(pl.col("fields").list.to_struct(fields=list(names)), ROW).unnest("fields")
-
-
-def _validated(raw: pl.DataFrame, mapped: pl.DataFrame, cmap: ColumnMap, *, timezone: str) -> LoadedSources:
-    """Validate a mapped frame like :func:`persona_kit.schema.load_sources` does for one map.
-
-    The quarantine's ``record`` holds the raw row (as read from the file) as JSON.
-    """
-    result = validate(mapped, cmap.table, timezone=timezone, source_timezone=cmap.timezone,
-                      formats=cmap.formats, file=cmap.file.name)
-    bad = raw.filter(pl.col(ROW).is_in(result.quarantine.get_column("row").implode()))
-    record = bad.select(ROW, record=pl.struct(pl.exclude(ROW).cast(pl.String)).struct.json_encode())
-    quarantine = (result.quarantine.drop("record").with_columns(source=pl.lit(cmap.source))
-                  .join(record, left_on="row", right_on=ROW, how="left", maintain_order="left")
-                  .select(_QUARANTINE_COLUMNS))
-    accounting = pl.DataFrame([{
-        "source": cmap.source, "table": cmap.table, "file": cmap.file.name, "map": cmap.path.name,
-        "rows_in": raw.height, "rows_valid": result.valid.height, "rows_quarantined": quarantine.height}])
-    return LoadedSources(tables={cmap.table: result.valid}, quarantine=quarantine, accounting=accounting,
-                         maps=[cmap])
 
 
 def _packaged_map(name: str) -> ColumnMap:

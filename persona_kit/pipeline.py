@@ -156,7 +156,7 @@ def plan_run(params: dict[str, Any], steps: list[Step], *, only: list[str] | Non
     plan = []
     for step in selected:
         values = {k: v for k, v in params.items() if k in step.parameters}
-        values.update((overrides.get(step.name) or {}))
+        values.update(overrides.get(step.name) or {})
         if "run_dir" in step.parameters:
             values["run_dir"] = f"runs/{name}"
         for key, value in values.items():

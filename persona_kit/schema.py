@@ -24,12 +24,13 @@ missing required column) raise a one-line :class:`~persona_kit.errors.InputError
 
 from __future__ import annotations
 
-import json
 import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import narwhals as nw
 import pandera.polars as pa
 import polars as pl
 import yaml
@@ -40,7 +41,7 @@ from persona_kit.io import ENCODINGS, ROW, read_raw
 __all__ = [
     "Column", "TABLES", "PII_COLUMNS", "ID_TYPES", "EVENT_TYPES", "ORDER_STATUSES", "REASONS",
     "ColumnMap", "Validated", "LoadedSources", "load_map", "load_maps", "apply_map", "validate",
-    "load_sources", "identifiers_from",
+    "load_frame", "load_sources", "identifiers_from", "QUARANTINE_COLUMNS",
 ]
 
 EVENT_TYPES = ("exposure", "view", "click", "search", "fav", "cart", "buy", "share", "review")
@@ -214,7 +215,8 @@ def load_map(path: str | Path) -> ColumnMap:
             raise InputError(f"{target!r} is not a column of the canonical table {spec['table']!r}"
                              + (f"; did you mean {near!r}?" if near else f"; columns: {list(canonical)}"),
                              file=where)
-    repeated = sorted({v for v in mapped if mapped.count(v) > 1})
+    repeated = sorted({v for v in mapped + list(spec.get("constants") or {})
+                       if (mapped + list(spec.get("constants") or {})).count(v) > 1})
     if repeated:
         raise InputError(f"several source columns map to {repeated}; keep one", file=where)
     cmap = ColumnMap(
@@ -296,9 +298,9 @@ class Validated:
     quarantine: pl.DataFrame
 
 
-def validate(frame: pl.DataFrame, table: str, *, timezone: str = "Asia/Shanghai",
+def validate(frame: Any, table: str, *, timezone: str = "Asia/Shanghai",
              source_timezone: str | None = None, formats: dict[str, tuple[str, ...]] | None = None,
-             file: str = "frame") -> Validated:
+             file: str = "frame", raw: pl.DataFrame | None = None) -> Validated:
     """Type the canonical columns of ``frame`` and split its rows into valid and quarantined.
 
     Parameters
@@ -312,6 +314,16 @@ def validate(frame: pl.DataFrame, table: str, *, timezone: str = "Asia/Shanghai"
         timestamps in the input.
     formats
         strptime patterns per timestamp column, tried in order (``excel`` = Excel serial days).
+    file
+        The file name recorded with every row (quarantine ``file``, valid ``source_file``).
+    raw
+        The frame as read from the file (with ``__row``); the quarantine's ``record`` holds its row as
+        JSON. Default: ``frame`` itself.
+
+    Returns
+    -------
+    Validated
+        ``valid`` and ``quarantine`` frames, of the same kind as ``frame`` (pandas or polars).
 
     Examples
     --------
@@ -320,6 +332,11 @@ def validate(frame: pl.DataFrame, table: str, *, timezone: str = "Asia/Shanghai"
     >>> out.valid["list_price"].to_list(), out.quarantine["reason"].to_list()
     ([12.5], ['unparseable_float', 'missing_required'])
     """
+    native = nw.from_native(frame, eager_only=True)
+    if not native.implementation.is_polars():
+        out = validate(native.to_polars(), table, timezone=timezone, source_timezone=source_timezone,
+                       formats=formats, file=file, raw=raw)
+        return Validated(table, out.valid.to_pandas(), out.quarantine.to_pandas())
     check_choice("table", table, list(TABLES))
     _check_timezone("timezone", timezone)
     _check_timezone("source_timezone", source_timezone or timezone)
@@ -336,8 +353,10 @@ def validate(frame: pl.DataFrame, table: str, *, timezone: str = "Asia/Shanghai"
                  pl.col("column").first(), pl.col("reason").first(),
                  pl.col("message").str.join("; ")))
     bad_rows = first.get_column(ROW)
-    record = frame.select(ROW, record=pl.struct(pl.exclude(ROW).cast(pl.String)).struct.json_encode())
-    quarantine = (first.join(record, on=ROW, how="left")
+    source = frame if raw is None else raw
+    record = (source.filter(pl.col(ROW).is_in(bad_rows.implode()))
+              .select(ROW, record=pl.struct(pl.exclude(ROW).cast(pl.String)).struct.json_encode()))
+    quarantine = (first.join(record, on=ROW, how="left", maintain_order="left")
                   .select(pl.lit(table).alias("table"), pl.lit(file).alias("file"),
                           pl.col(ROW).alias("row"), "column", "reason", "message", "record"))
     valid = typed.filter(~pl.col(ROW).is_in(bad_rows.implode()))
@@ -485,9 +504,29 @@ class LoadedSources:
     maps: list[ColumnMap]
 
 
+QUARANTINE_COLUMNS = ("source", "table", "file", "row", "column", "reason", "message", "record")
+
+
+def load_frame(raw: pl.DataFrame, cmap: ColumnMap, *, timezone: str = "Asia/Shanghai",
+               mapped: pl.DataFrame | None = None) -> LoadedSources:
+    """Map and validate one raw frame (as :func:`persona_kit.io.read_raw` returns it) through ``cmap``.
+
+    ``mapped`` replaces :func:`apply_map` for sources that need their own reading (e.g. a public dataset
+    in an odd format); the quarantine's ``record`` still holds the raw row.
+    """
+    mapped = apply_map(raw, cmap) if mapped is None else mapped
+    result = validate(mapped, cmap.table, timezone=timezone, source_timezone=cmap.timezone,
+                      formats=cmap.formats, file=cmap.file.name, raw=raw)
+    quarantine = result.quarantine.with_columns(source=pl.lit(cmap.source)).select(QUARANTINE_COLUMNS)
+    accounting = pl.DataFrame([{
+        "source": cmap.source, "table": cmap.table, "file": cmap.file.name, "map": cmap.path.name,
+        "rows_in": raw.height, "rows_valid": result.valid.height, "rows_quarantined": quarantine.height}])
+    return LoadedSources({cmap.table: result.valid}, quarantine, accounting, [cmap])
+
+
 def load_sources(maps: str | Path | Iterable[str | Path] | list[ColumnMap], *,
                  timezone: str = "Asia/Shanghai") -> LoadedSources:
-    """Read, map and validate every source named by the column maps.
+    """Read, map and validate every source named by the column maps (each raw file is read once).
 
     Examples
     --------
@@ -496,30 +535,22 @@ def load_sources(maps: str | Path | Iterable[str | Path] | list[ColumnMap], *,
     """
     cmaps = maps if isinstance(maps, list) and all(isinstance(m, ColumnMap) for m in maps) else load_maps(maps)
     raw_cache: dict[tuple, pl.DataFrame] = {}
-    parts: dict[str, list[pl.DataFrame]] = {}
-    quarantined, accounting = [], []
+    parts = []
     for cmap in cmaps:
         key = (cmap.file.resolve(), cmap.encoding, cmap.sheet, cmap.separator)
         if key not in raw_cache:
             raw_cache[key] = read_raw(cmap.file, encoding=cmap.encoding, sheet=cmap.sheet,
                                       separator=cmap.separator)
-        raw = raw_cache[key]
-        result = validate(apply_map(raw, cmap), cmap.table, timezone=timezone, source_timezone=cmap.timezone,
-                          formats=cmap.formats, file=cmap.file.name)
-        parts.setdefault(cmap.table, []).append(result.valid)
-        quarantined.append(result.quarantine.with_columns(source=pl.lit(cmap.source))
-                           .join(raw.select(ROW, raw=pl.struct(pl.exclude(ROW).cast(pl.String))
-                                            .struct.json_encode()), left_on="row", right_on=ROW, how="left")
-                           .drop("record").rename({"raw": "record"}))
-        accounting.append({"source": cmap.source, "table": cmap.table, "file": cmap.file.name,
-                           "map": cmap.path.name, "rows_in": raw.height, "rows_valid": result.valid.height,
-                           "rows_quarantined": result.quarantine.height})
-    columns = ["source", "table", "file", "row", "column", "reason", "message", "record"]
+        parts.append(load_frame(raw_cache[key], cmap, timezone=timezone))
+    tables: dict[str, list[pl.DataFrame]] = {}
+    for part in parts:
+        for table, frame in part.tables.items():
+            tables.setdefault(table, []).append(frame)
     return LoadedSources(
-        tables={t: pl.concat(p, how="diagonal_relaxed") for t, p in parts.items()},
-        quarantine=pl.concat([q.select(columns) for q in quarantined], how="vertical") if quarantined
-        else pl.DataFrame(schema=dict.fromkeys(columns, pl.String)),
-        accounting=pl.DataFrame(accounting),
+        tables={t: pl.concat(p, how="diagonal_relaxed") for t, p in tables.items()},
+        quarantine=pl.concat([p.quarantine for p in parts], how="vertical_relaxed") if parts
+        else pl.DataFrame(schema=dict.fromkeys(QUARANTINE_COLUMNS, pl.String)),
+        accounting=pl.concat([p.accounting for p in parts], how="vertical"),
         maps=cmaps,
     )
 

@@ -111,6 +111,7 @@ def test_load_map_parses_every_part(map_file):
     (MAP.replace("channel: tmall", "chanel: tmall"),
      "m.yaml: 'chanel' is not a column of the canonical table 'orders'; did you mean 'channel'?"),
     (MAP.replace("数量: quantity", "数量: order_id"), "m.yaml: several source columns map to ['order_id']; keep one"),
+    (MAP.replace("  channel: tmall", "  channel: tmall\n  quantity: 1"), "m.yaml: several source columns map to ['quantity']; keep one"),
     (MAP.replace("  付款时间: order_ts\n", ""),
      "m.yaml: no source column or constant fills the required ['order_ts'] of table 'orders'; add them under "
      "`columns:` or `constants:`"),
@@ -402,11 +403,10 @@ def test_validate_rejects_unknown_table_and_timezone():
         validate(orders(), "orders", source_timezone="Mars/Base")
 
 
-@pytest.mark.xfail(strict=True, reason="validate takes polars frames only; ARCHITECTURE §5 puts narwhals at the "
-                                       "API boundary (pandas in, pandas out)")
-def test_validate_accepts_pandas():
+def test_validate_accepts_pandas_and_returns_pandas():
     out = validate(pd.DataFrame({"product_id": ["p1", None], "list_price": ["1", "2"]}), "products")
-    assert out.valid.shape[0] == 1 and out.quarantine.shape[0] == 1
+    assert isinstance(out.valid, pd.DataFrame) and isinstance(out.quarantine, pd.DataFrame)
+    assert out.valid["list_price"].tolist() == [1.0] and out.quarantine["reason"].tolist() == ["missing_required"]
 
 
 # --- validate: properties --------------------------------------------------------------------------------
