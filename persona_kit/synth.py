@@ -611,7 +611,8 @@ _DIRTY_COLS = {
 def _inject(rng: np.random.Generator, frame: pl.DataFrame, file: str, people: int) -> pl.DataFrame:
     """Plant the dirty rows of ``file``; copies go right after their original (hidden columns mark them)."""
     spec, cols = _config()[0]["dirty"].get(file, {}), _DIRTY_COLS.get(file, {})
-    frame = frame.with_columns(_i=pl.int_range(pl.len()), _col=pl.lit(None, pl.String), _orig=pl.lit(None, pl.Int64))
+    frame = frame.with_columns(_i=pl.int_range(pl.len()), _col=pl.lit(None, pl.String), _orig=pl.lit(None, pl.Int64),
+                               _det=pl.lit(None, pl.String))
     perm = rng.permutation(frame.filter(pl.col("_dirty").is_null())["_i"].to_numpy())
     pos, copies = 0, []
     bad = {"date": ["2025-02-30 14:00:00", "待定", None, "2025-13-45 10:00:00"], "event": _config()[1]["bad_event_names"]}
@@ -638,7 +639,9 @@ def _inject(rng: np.random.Generator, frame: pl.DataFrame, file: str, people: in
             patch = pl.DataFrame({"_i": idx, "_v": [values[j % len(values)] for j in range(k)]},
                                  schema={"_i": pl.Int64, "_v": pl.String})
             frame = frame.join(patch, on="_i", how="left", maintain_order="left").with_columns(
-                pl.when(sel).then(pl.col("_v")).otherwise(pl.col(name)).alias(name), **mark).drop("_v")
+                pl.when(sel).then(pl.col("_v")).otherwise(pl.col(name)).alias(name),
+                _det=pl.when(sel).then(pl.format("value {}", pl.col("_v").fill_null("(empty)"))).otherwise("_det"),
+                **mark).drop("_v")
         elif kind == "negative_amount":
             frame = frame.with_columns(pl.when(sel).then("-" + pl.col(name)).otherwise(pl.col(name)).alias(name), **mark)
         else:
@@ -657,8 +660,9 @@ def _dirty_rows(frame: pl.DataFrame, file: str, offset: int, start: int = 0) -> 
         "file": [file] * d.height, "row": (d["row_index"] + offset).to_list(), "row_index": d["row_index"].to_list(),
         "kind": d["_dirty"], "column": d["_col"] if "_col" in d.columns else [None] * d.height,
         "key": d[d.columns[1]].cast(pl.String),
-        "detail": [f"copy of row {rows[o] + offset}" if o is not None else None
-                   for o in (d["_orig"] if "_orig" in d.columns else [None] * d.height)]},
+        "detail": [f"copy of row {rows[o] + offset}" if o is not None else det for o, det in zip(
+            d["_orig"] if "_orig" in d.columns else [None] * d.height,
+            d["_det"] if "_det" in d.columns else [None] * d.height, strict=True)]},
         schema={"file": pl.String, "row": pl.Int64, "row_index": pl.Int64, "kind": pl.String, "column": pl.String,
                 "key": pl.String, "detail": pl.String})
 
@@ -721,7 +725,7 @@ def _write_events(path: Path, seq: np.random.SeedSequence, ses: dict, pp: dict, 
 
 
 def _write(frame: pl.DataFrame, path: Path, encoding: str = "utf-8") -> int:
-    visible = frame.select(pl.exclude("^_.*$"))
+    visible = frame.select(pl.exclude("^_.*$")).with_columns(pl.col(pl.String).replace("", None))
     if path.suffix == ".xlsx":
         _write_xlsx(visible, path)
     else:
