@@ -109,6 +109,20 @@ def test_export_strips_widgets_and_restores_a_removed_bundle(tmp_path):
     assert "<title>小标题 one</title>" in html  # first heading a reader sees, from a Markdown output
 
 
+def test_a_failed_run_exports_with_its_error(tmp_path):
+    import papermill as pm
+
+    nb = tiny_notebook()
+    nb.cells.insert(4, new_code_cell('raise KeyError("amount")'))
+    nbformat.write(nb, tmp_path / "bad.ipynb")
+    with pytest.raises(pm.PapermillExecutionError):
+        pm.execute_notebook(str(tmp_path / "bad.ipynb"), str(tmp_path / "bad.out.ipynb"), kernel_name="python3",
+                            progress_bar=False, cwd=str(tmp_path))
+    html = export_html(tmp_path / "bad.out.ipynb", tmp_path / "bad.html").read_text(encoding="utf-8")
+    assert external_references(html) == [] and "KeyError" in html and "amount" in html
+    assert html.count('class="pk-chart"') == 1 and html.count("data-pk-bundle") == 1
+
+
 def test_export_missing_notebook_and_bad_lang(tmp_path):
     with pytest.raises(InputError, match="nope.ipynb: notebook not found"):
         export_html(tmp_path / "nope.ipynb", tmp_path / "x.html")
