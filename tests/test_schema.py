@@ -126,7 +126,7 @@ def test_load_map_parses_every_part(map_file):
     (MAP.replace("Asia/Shanghai", "Asia/Shangai"),
      "m.yaml: timezone 'Asia/Shangai' is not an IANA time zone; did you mean 'Asia/Shanghai'?"),
 ], ids=["unknown-key", "unknown-key-no-near", "unknown-table", "unknown-column", "unknown-constant",
-        "repeated-target", "required-unfilled", "yaml-list", "yaml-empty", "missing-key", "columns-list",
+        "repeated-target", "constant-shadows-column", "required-unfilled", "yaml-list", "yaml-empty", "missing-key", "columns-list",
         "bad-encoding", "bad-timezone"])
 def test_load_map_errors(map_file, text, message):
     with pytest.raises(InputError, match=exact(message)):
