@@ -31,7 +31,7 @@ report: setup ## run every notebook on data/sample and write reports/<run>/ with
 	$(BIN)/persona-kit run --params $(PARAMS)
 
 test: setup browser ## run the whole test suite (unit, notebooks, reports in headless Chromium)
-	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 lint: setup ## ruff over the package, tests and notebooks
 	$(BIN)/ruff check persona_kit tests notebooks
