@@ -1,6 +1,7 @@
 """persona-kit: an open, notebook-first workbench for customer profiling (用户画像).
 
-Each pipeline step has one module here and one notebook in ``notebooks/``.
+Each pipeline step has one module here and one notebook in ``notebooks/``; import the step modules by
+name (``from persona_kit import schema, quality, charts``).
 """
 
 from persona_kit.errors import InputError
