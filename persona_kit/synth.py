@@ -412,7 +412,7 @@ def _customers(rng: np.random.Generator, pp: dict, rec: dict, lines: dict, ses: 
 def _campaign(rng: np.random.Generator, pp: dict, rec: dict, cus: dict, lines: dict, prods: pl.DataFrame,
               clock: _Clock) -> tuple[dict, pl.DataFrame]:
     """Randomized arms among eligible members; incremental orders drawn as potential outcomes."""
-    C, n = _config()[0]["campaign"], len(pp["persona"])
+    C = _config()[0]["campaign"]
     wrec = cus["first"][1]
     ok = wrec >= 0
     ok[ok] = (cus["reg"][wrec[ok]] < clock.campaign - C["min_tenure_days"] * DAY) & cus["consent"][wrec[ok]]
