@@ -44,7 +44,7 @@ _EVENTS = ("exposure", "search", "view", "click", "fav", "cart", "buy", "share")
 _CHANNELS = ("douyin", "xiaohongshu", "wechat", "search", "live", "push")
 _ARMS = ("control", "coupon", "reminder")
 DAY = 86_400
-_BLOCK = 2_000_000  # app sessions per block of app_events.parquet (bounds memory at a million persons)
+_BLOCK = 250_000  # app sessions per block of app_events.parquet (bounds memory at a million persons)
 _PREFIXES = np.array([130, 131, 132, 133, 135, 136, 137, 138, 139, 150, 151, 152, 155, 156, 157, 158, 159,
                       166, 170, 173, 176, 177, 178, 180, 181, 182, 183, 185, 186, 187, 188, 189, 191, 198, 199])
 
@@ -90,6 +90,11 @@ def _digits(n: int) -> int:
 def _rand_str(rng: np.random.Generator, n: int, length: int, alphabet: str) -> np.ndarray:
     codes = np.frombuffer(alphabet.encode(), np.uint8)[rng.integers(0, len(alphabet), (n, length))]
     return np.ascontiguousarray(codes).view(f"S{length}").ravel().astype(str)
+
+
+def _gather(values: object, idx: np.ndarray) -> pl.Series:
+    """``values[idx]`` as a polars string column (no fixed-width numpy unicode copy per row)."""
+    return pl.Series(np.asarray(values), dtype=pl.String).gather(pl.Series(idx, dtype=pl.Int64))
 
 
 def _stamp(ts: np.ndarray | pl.Series, fmt: str) -> pl.Series:
@@ -248,7 +253,7 @@ def _sessions(rng: np.random.Generator, pp: dict, clock: _Clock, prod_cat: np.nd
     s = len(ts)
     counts = np.column_stack([
         rng.poisson(1.2, s), rng.random(s) < 0.25, 1 + rng.poisson(_mat("views")[sp]), rng.poisson(_mat("clicks")[sp]),
-        rng.random(s) < 0.08, buy | (rng.random(s) < 0.1), buy, rng.random(s) < 0.04]).astype(np.int64)
+        rng.random(s) < 0.08, buy | (rng.random(s) < 0.1), buy, rng.random(s) < 0.04]).astype(np.int32)
     total = counts.sum(1)
     dur = rng.integers(60, 1500, s)
     buy_ts = ts + dur * counts[:, :6].sum(1) // total
@@ -466,9 +471,9 @@ def _order_files(rng: np.random.Generator, pp: dict, lines: dict, rec: dict, cus
     f = pl.DataFrame({
         "_o": lines["order"], "_p": lines["person"], "_t": lines["ts"], "_s": lines["status"], "_src": lines["src"],
         "_dirty": pl.Series(lines["dirty"].tolist(), dtype=pl.String), "line_no": lines["line_no"],
-        "key": cus["key"][r], "prod": lines["product"], "qty": lines["qty"], "price": lines["price"],
+        "key": _gather(cus["key"], r), "prod": lines["product"], "qty": lines["qty"], "price": lines["price"],
         "disc": lines["disc"], "session": lines["session"], "coupon": lines["coupon"],
-        "store": np.array([s[0] for s in V["stores"]])[store], "scr": _scramble(lines["order"], d),
+        "store": _gather([s[0] for s in V["stores"]], store), "scr": _scramble(lines["order"], d),
         "tm": _scramble(lines["order"], 10, 1) * 10**7 + rng.integers(0, 10**7, nord)[lines["order"]],
         "wide": rng.random(nord)[lines["order"]] < 0.3, "alt": rng.random(nord)[lines["order"]] < 0.15})
     f = f.with_columns(_a=pl.col("price") * pl.col("qty") - pl.col("disc"), _k=pl.int_range(pl.len()) * 4,
@@ -698,18 +703,20 @@ def _write_events(path: Path, seq: np.random.SeedSequence, ses: dict, pp: dict, 
         search = etype == _EVENTS.index("search")
         dwell = np.where(etype == 2, rng.lognormal(np.log(_mat("dwell")[persona]), 0.6),
                          np.where(etype == 3, rng.lognormal(np.log(5), 0.5), np.nan)).round(1)
-        query = np.array([q for qs in queries for q in qs])[qstart[cat] + (rng.random(len(cat)) * (qstart[cat + 1] - qstart[cat])).astype(np.int64)]
+        query = (qstart[cat] + (rng.random(len(cat)) * (qstart[cat + 1] - qstart[cat]))).astype(np.int64)
         n_events += np.bincount(person, minlength=len(n_events))
         frame = pl.DataFrame({
-            "user_id": cus["key"][cus["first"][2, person]],
+            "user_id": _gather(cus["key"], cus["first"][2, person]),
             "event_time": pl.from_epoch(pl.Series(ts), time_unit="s").cast(pl.Datetime("ms")),
-            "event_name": names[etype], "item_id": pid[item], "category": zh[np.where(search, cat, prod_cat[item])],
+            "event_name": _gather(names, etype), "item_id": _gather(pid, item),
+            "category": _gather(zh, np.where(search, cat, prod_cat[item])),
             "session_id": "S" + pl.Series(sess).cast(pl.String).str.zfill(9),
             "dwell_seconds": pl.Series(dwell).fill_nan(None),
-            "traffic_source": np.array([V["channels"][c] for c in _CHANNELS])[ses["channel"][sess]],
-            "search_query": query, "_search": search,
-            "_t": ts, "_k": (np.arange(len(ts)) + total) * 4, "_dirty": pl.Series([None] * len(ts), dtype=pl.String)}).with_columns(
-            item_id=pl.when(~pl.col("_search")).then("item_id"), search_query=pl.when("_search").then("search_query"))
+            "traffic_source": _gather([V["channels"][c] for c in _CHANNELS], ses["channel"][sess]),
+            "search_query": _gather([q for qs in queries for q in qs], query), "_search": search,
+            "_t": ts, "_k": (np.arange(len(ts)) + total) * 4}
+        ).with_columns(_dirty=pl.lit(None, pl.String), item_id=pl.when(~pl.col("_search")).then("item_id"),
+                       search_query=pl.when("_search").then("search_query"))
         if b == 0:
             frame = _inject(rng, frame, "app_events.parquet", people)
             dirty.append(_dirty_rows(frame, "app_events.parquet", 1, total))
@@ -729,7 +736,10 @@ def _write(frame: pl.DataFrame, path: Path, encoding: str = "utf-8") -> int:
     if path.suffix == ".xlsx":
         _write_xlsx(visible, path)
     else:
-        path.write_bytes(visible.write_csv().encode(encoding))
+        with path.open("wb") as fh:
+            for i in range(0, max(visible.height, 1), 500_000):
+                fh.write(visible.slice(i, 500_000).write_csv(include_header=i == 0).encode(encoding if i == 0 else
+                                                                                            encoding.replace("-sig", "")))
     return visible.height
 
 
@@ -834,6 +844,7 @@ def generate(out_dir: str | Path, *, people: int = 5000, seed: int = 7, start: s
             files[name] = frame
         enc = {"tmall_orders.csv": "gb18030", "wechat_members.csv": "utf-8-sig"}.get(name, "utf-8")
         counts[f"raw/{name}"] = _write(frame, root / "raw" / name, enc)
+        files[name] = frame.select(pl.col("^_.*$"), *(["评分"] if name == "reviews.csv" else []))  # free the text
     n_ev, ev_dirty, n_events = _write_events(root / "raw" / "app_events.parquet", seqs[9], ses, pp, cus, prods, people)
     counts["raw/app_events.parquet"] = n_ev
     dirty = pl.concat([*dirty, ev_dirty]).filter(pl.col("kind").is_not_null()).sort("file", "row")
