@@ -76,8 +76,6 @@ def _run(args: argparse.Namespace) -> int:
 def _generate(args: argparse.Namespace) -> int:
     from persona_kit.synth import generate
 
-    if args.people < 1:
-        raise InputError(f"--people must be at least 1, got {args.people}")
     summary = generate(args.out, people=args.people, seed=args.seed)
     sys.stderr.write(f"wrote {args.out}: {summary}\n")
     return 0

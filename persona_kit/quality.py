@@ -24,7 +24,7 @@ import polars as pl
 from persona_kit.schema import SOURCE_FILE, SOURCE_ROW, TABLES, LoadedSources
 
 __all__ = ["TABLE_KEYS", "TIMESTAMPS", "source_overview", "quarantine_by_reason", "missing_values",
-           "duplicates", "value_checks", "date_ranges", "findings"]
+           "duplicates", "value_checks", "date_ranges", "findings", "FINDING_KINDS"]
 
 # The columns that identify one row of each canonical table (duplicates of these are suspicious).
 TABLE_KEYS = {
@@ -39,6 +39,7 @@ TABLE_KEYS = {
 TIMESTAMPS = {"customers": "register_ts", "orders": "order_ts", "events": "event_ts",
               "reviews": "review_ts", "campaigns": "assigned_ts"}
 _LINEAGE = (SOURCE_FILE, SOURCE_ROW)
+FINDING_KINDS = ("quarantined", "duplicates", "mostly_missing")
 
 
 def _by_source(frame: pl.DataFrame) -> pl.DataFrame:
@@ -64,19 +65,28 @@ def quarantine_by_reason(quarantine: pl.DataFrame) -> pl.DataFrame:
             .sort("rows", "source", "reason", descending=[True, False, False]).select(columns))
 
 
-def missing_values(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    """Missing values per table, source and canonical column (long form: rows, missing, share)."""
+def missing_values(tables: dict[str, pl.DataFrame], *,
+                   provided: dict[tuple[str, str], set[str]] | None = None) -> pl.DataFrame:
+    """Missing values per table, source and canonical column (long form: rows, missing, share).
+
+    ``provided`` (``LoadedSources.provided``) limits each source to the columns its column map fills, so
+    a column that a source never had is not reported as missing.
+    """
     parts = []
     for table, frame in tables.items():
         frame = _by_source(frame)
         columns = [c for c in TABLES[table] if c in frame.columns and c != "source"]
         if not columns:
             continue
-        parts.append(frame.group_by("source").agg(
+        counts = (frame.group_by("source").agg(
             [pl.len().alias("rows")] + [pl.col(c).null_count().alias(c) for c in columns])
-            .unpivot(columns, index=["source", "rows"], variable_name="column", value_name="missing")
-            .select(pl.lit(table).alias("table"), "source", "column", "rows",
-                    pl.col("missing").cast(pl.Int64), share=pl.col("missing") / pl.col("rows")))
+            .unpivot(columns, index=["source", "rows"], variable_name="column", value_name="missing"))
+        if provided is not None:
+            keep = [(source, column) for (source, t), cols in provided.items() if t == table for column in cols]
+            counts = counts.join(pl.DataFrame(keep, schema=["source", "column"], orient="row"),
+                                 on=["source", "column"], how="semi")
+        parts.append(counts.select(pl.lit(table).alias("table"), "source", "column", "rows",
+                                   pl.col("missing").cast(pl.Int64), share=pl.col("missing") / pl.col("rows")))
     return pl.concat(parts).sort("table", "source", "column") if parts else pl.DataFrame()
 
 
@@ -140,17 +150,18 @@ def date_ranges(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
 
 
 def findings(loaded: LoadedSources, *, missing_threshold: float = 0.2) -> list[dict[str, object]]:
-    """The issues worth acting on, most rows first: ``{"kind", "table", "source", "column", "rows", "share"}``.
+    """The issues worth acting on: ``{"kind", "table", "source", "column", "rows", "share"}``.
 
-    Kinds: ``quarantined`` (rows that will not reach the clean tables), ``mostly_missing`` (a canonical
-    column empty in more than ``missing_threshold`` of a source's rows), ``duplicates`` (exact copies).
+    Kinds, in this order (then most rows first): ``quarantined`` (rows that will not reach the clean
+    tables), ``duplicates`` (exact copies, which inflate counts and spend), ``mostly_missing`` (a column
+    the source provides, empty in more than ``missing_threshold`` of its rows).
     """
     found: list[dict[str, object]] = []
     overview = source_overview(loaded)
     for r in overview.filter(pl.col("rows_quarantined") > 0).iter_rows(named=True):
         found.append({"kind": "quarantined", "table": r["table"], "source": r["source"], "column": None,
                       "rows": r["rows_quarantined"], "share": r["quarantined_share"]})
-    missing = missing_values(loaded.tables)
+    missing = missing_values(loaded.tables, provided=loaded.provided)
     if not missing.is_empty():
         for r in missing.filter(pl.col("share") > missing_threshold).iter_rows(named=True):
             found.append({"kind": "mostly_missing", "table": r["table"], "source": r["source"],
@@ -160,4 +171,5 @@ def findings(loaded: LoadedSources, *, missing_threshold: float = 0.2) -> list[d
         for r in dupes.filter(pl.col("exact_duplicates") > 0).iter_rows(named=True):
             found.append({"kind": "duplicates", "table": r["table"], "source": r["source"], "column": None,
                           "rows": r["exact_duplicates"], "share": r["exact_duplicates"] / r["rows"]})
-    return sorted(found, key=lambda f: (-int(f["rows"]), str(f["kind"]), str(f["source"])))
+    order = {kind: i for i, kind in enumerate(FINDING_KINDS)}
+    return sorted(found, key=lambda f: (order[f["kind"]], -int(f["rows"]), str(f["source"]), str(f["table"])))

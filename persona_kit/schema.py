@@ -394,6 +394,8 @@ def _typed(expr: pl.Expr, dtype: pl.DataType, col: Column, tz_out: str, tz_in: s
             whole = expr.is_finite() & (expr == expr.round()) & (expr.abs() < 2.0**63)
             return pl.when(expr.is_nan()).then(None).when(whole).then(
                 expr.cast(pl.Int64, strict=False).cast(pl.String)).otherwise(expr.cast(pl.String))
+        if col.choices:  # a blank vocabulary value is a missing one, not an invalid one
+            return pl.when(expr.cast(pl.String).str.strip_chars() != "").then(expr.cast(pl.String))
         return expr.cast(pl.String)
     if dtype == pl.String:
         text = expr.str.strip_chars().str.replace_many(_FULL_WIDTH, _HALF_WIDTH)
@@ -502,6 +504,14 @@ class LoadedSources:
     quarantine: pl.DataFrame
     accounting: pl.DataFrame
     maps: list[ColumnMap]
+
+    @property
+    def provided(self) -> dict[tuple[str, str], set[str]]:
+        """The canonical columns each ``(source, table)`` fills; the rest are empty by construction."""
+        out: dict[tuple[str, str], set[str]] = {}
+        for cmap in self.maps:
+            out.setdefault((cmap.source, cmap.table), set()).update(cmap.provides)
+        return out
 
 
 QUARANTINE_COLUMNS = ("source", "table", "file", "row", "column", "reason", "message", "record")

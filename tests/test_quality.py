@@ -16,7 +16,7 @@ ONLINE_RETAIL_MAPS = ROOT / "notebooks/params/maps/online_retail"
 
 @pytest.fixture
 def orders() -> pl.DataFrame:
-    ts = dt.datetime(2024, 1, 5, 10, tzinfo=dt.timezone.utc)
+    ts = dt.datetime(2024, 1, 5, 10, tzinfo=dt.UTC)
     return pl.DataFrame({
         "source": ["a", "a", "a", "a", "b"],
         "order_id": ["1", "1", "2", "3", "9"],
@@ -97,5 +97,17 @@ def test_online_retail_reference_counts(online_retail):
 
 def test_findings_rank_largest_first(online_retail):
     found = quality.findings(online_retail)
-    assert [f["kind"] for f in found] == ["mostly_missing", "duplicates", "quarantined"]
-    assert found[0]["column"] == "source_customer_id" and found[1]["rows"] == 5_268
+    assert [f["kind"] for f in found] == ["quarantined", "duplicates", "mostly_missing"]
+    assert found[1]["rows"] == 5_268 and found[2]["column"] == "source_customer_id"
+
+
+def test_missing_values_only_count_columns_a_source_provides():
+    tables = {"customers": pl.DataFrame({"source": ["pos", "app"], "source_customer_id": ["1", "2"],
+                                         "email": [None, None], "city": ["x", None]})}
+    everything = quality.missing_values(tables)
+    assert everything.filter(pl.col("missing") > 0).height == 3
+    provided = {("pos", "customers"): {"source_customer_id", "email", "city"},
+                ("app", "customers"): {"source_customer_id", "email"}}
+    limited = quality.missing_values(tables, provided=provided)
+    assert limited.filter(pl.col("missing") > 0).select("source", "column").sort("source").rows() == [
+        ("app", "email"), ("pos", "email")]

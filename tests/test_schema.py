@@ -551,3 +551,13 @@ def test_identifiers_from_drops_duplicates():
     customers = pl.DataFrame({"source": ["pos", "pos"], "source_customer_id": ["c1", "c1"],
                               "phone": ["138", "138"]})
     assert identifiers_from(customers).rows() == [("pos", "c1", "phone", "138")]
+
+
+def test_a_blank_vocabulary_value_is_missing_not_invalid():
+    frame = pl.DataFrame({"source": ["s"] * 3, "source_customer_id": ["1", "2", "3"],
+                          "gender": ["", "  ", "female"]})
+    out = validate(frame, "customers")
+    assert out.quarantine.height == 0
+    assert out.valid["gender"].to_list() == [None, None, "female"]
+    required = validate(frame.with_columns(source_customer_id=pl.lit(" ")), "customers")
+    assert required.quarantine["reason"].to_list() == ["missing_required"] * 3
