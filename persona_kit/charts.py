@@ -448,11 +448,17 @@ def _fmt_float(value: float) -> str:
     return f"{value:,.{digits}f}".rstrip("0").rstrip(".")
 
 
-def _cell(value: Any) -> str:
+def _is_share(column: str) -> bool:
+    return column == "share" or column.endswith("_share")
+
+
+def _cell(value: Any, *, percent: bool = False) -> str:
     if isinstance(value, np.generic):
         value = value.item()
     if value is None or type(value).__name__ == "NaTType":
         return ""
+    if percent and isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return f"{value:.2%}"
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, int):
@@ -469,12 +475,16 @@ def _cell(value: Any) -> str:
 def table(df: Any, *, lang: str = "zh", max_rows: int = 20, title: str | None = None) -> HTML:
     """A readable HTML table: translated headers, thousands separators, at most ``max_rows`` rows.
 
+    Columns named ``share`` or ``*_share`` hold fractions and are shown as percentages.
+
     Examples
     --------
     >>> import pandas as pd
     >>> out = table(pd.DataFrame({"rows": range(1234)}), lang="en", max_rows=2).data
     >>> "showing 2 of 1,234 rows" in out, out.count('<td class="pk-num"')
     (True, 2)
+    >>> ">0.01%<" in table(pd.DataFrame({"quarantined_share": [0.000139]})).data
+    True
     """
     if not isinstance(max_rows, int) or max_rows < 1:
         raise InputError(f"max_rows must be a positive integer, got {max_rows!r}")
@@ -504,7 +514,8 @@ def table(df: Any, *, lang: str = "zh", max_rows: int = 20, title: str | None = 
     out.append("<thead><tr>" + "".join(f"<th{th[c]}>{html.escape(_label(c, lang))}</th>"
                                        for c in head.columns) + "</tr></thead><tbody>")
     for row in head.iter_rows(named=True):
-        out.append("<tr>" + "".join(f"<td{td[c]}>{html.escape(_cell(v))}</td>" for c, v in row.items())
+        out.append("<tr>" + "".join(f"<td{td[c]}>{html.escape(_cell(v, percent=_is_share(c)))}</td>"
+                                    for c, v in row.items())
                    + "</tr>")
     out.append("</tbody></table>")
     if total > len(head):

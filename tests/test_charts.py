@@ -196,8 +196,14 @@ def test_table_formats_thousands_and_no_note_when_complete(frame):
 @pytest.mark.parametrize(("value", "text"), [(3.691e-06, "0.000003691"), (0.2493, "0.2493"), (0.25, "0.25"),
                                              (12.345, "12.35"), (5.0, "5"), (float("nan"), ""), (None, "")])
 def test_table_numbers_never_use_scientific_notation(value, text):
-    out = table(pd.DataFrame({"share": [value, 1.5]}), lang="en").data
+    out = table(pd.DataFrame({"value": [value, 1.5]}), lang="en").data
     assert re.search(rf'<td class="pk-num" style="[^"]*">{re.escape(text)}</td>', out), out
+
+
+def test_table_shows_share_columns_as_percentages():
+    out = table(pl.DataFrame({"share": [0.2493], "quarantined_share": [3.691e-06], "rows": [3]}), lang="en").data
+    cells = re.findall(r'<td class="pk-num" style="[^"]*">([^<]*)</td>', out)
+    assert cells == ["24.93%", "0.00%", "3"]
 
 
 def test_table_counts_a_lazyframe_without_collecting_it_all():
