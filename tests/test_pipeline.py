@@ -101,3 +101,14 @@ def test_cli_exit_codes(project, monkeypatch, capsys):
     assert cli.main(["run", "--quiet", "--params", str(params)]) == 2
     err = capsys.readouterr().err
     assert "persona-kit: error: unknown parameter 'limitt'" in err and "Traceback" not in err
+
+
+def test_cli_generate_then_validate(tmp_path, capsys):
+    out = tmp_path / "sample"
+    assert cli.main(["generate", "--people", "60", "--seed", "3", "--out", str(out)]) == 0
+    assert sorted(p.name for p in (out / "maps").glob("*.yaml"))
+    assert cli.main(["validate", "--sources", str(out / "maps")]) == 0
+    printed = capsys.readouterr().out
+    assert "rows_in" in printed and "tmall_orders.csv" in printed
+    assert cli.main(["generate", "--people", "5", "--out", str(tmp_path / "tiny")]) == 2
+    assert "persona-kit: error:" in capsys.readouterr().err

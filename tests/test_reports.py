@@ -90,3 +90,14 @@ def test_same_parameters_give_identical_artifacts(sample_run):
     pipeline.run(SAMPLE, run_name="pytest_sample_again", root=ROOT, progress=False)
     again = ROOT / "runs/pytest_sample_again"
     assert {p.relative_to(again): sha256_file(p) for p in sorted(again.rglob("*.parquet"))} == hashes
+
+
+def test_data_quality_runs_on_online_retail_through_its_params_file():
+    params = ROOT / "notebooks/params/online_retail.yaml"
+    if not (ROOT.parent / "shared/datasets/online_retail/online_retail.parquet").is_file():
+        pytest.skip("../shared/datasets/online_retail is not here")
+    record = pipeline.run(params, only=["01"], run_name="pytest_online_retail", root=ROOT, progress=False)
+    step = record["steps"][0]
+    assert step["status"] == "ok", step["error"]
+    assert (step["summary"]["rows_in"], step["summary"]["rows_valid"]) == (541_909, 541_907)
+    assert step["summary"]["exact_duplicates"] == 5_268
