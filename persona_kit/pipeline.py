@@ -323,6 +323,10 @@ class StepContext:
                              f"persona-kit run --steps {step[:2]} (run folder {self.run_dir})")
         return pl.read_parquet(path)
 
+    def artifacts(self, step: str) -> list[str]:
+        """Names of the Parquet artifacts an earlier ``step`` wrote in this run (sorted)."""
+        return sorted(p.stem for p in (self.run_dir / step).glob("*.parquet"))
+
     def finish(self) -> None:
         """Save the step's key numbers (``summary``) and show the parameters and versions it ran with."""
         from IPython.display import display
