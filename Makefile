@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PARAMS ?= notebooks/params/sample.yaml
 PYTEST_ARGS ?=
+# The committed sample is synthetic, so its hashing salt may be public; set your own secret for real data.
+export PERSONA_KIT_SALT ?= synthetic-sample-salt-not-a-secret
 
 .DEFAULT_GOAL := help
 .PHONY: help setup browser report test lint lab bench sample clean

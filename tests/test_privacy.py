@@ -1,0 +1,78 @@
+"""Salted hashing, masking, small-cell suppression and the formula guard."""
+
+import hashlib
+
+import pandas as pd
+import polars as pl
+import pytest
+
+from persona_kit import privacy
+from persona_kit.errors import InputError
+
+
+@pytest.fixture(params=["pandas", "polars"])
+def frame(request):
+    def make(data):
+        return pd.DataFrame(data) if request.param == "pandas" else pl.DataFrame(data)
+    return make
+
+
+def test_salt_comes_from_the_parameter_or_the_environment(monkeypatch):
+    monkeypatch.delenv(privacy.SALT_ENV, raising=False)
+    with pytest.raises(InputError, match=r"environment variable PERSONA_KIT_SALT must hold a secret of at least "
+                                         r"8 characters .*; it was not set"):
+        privacy.resolve_salt()
+    with pytest.raises(InputError, match=r"the salt parameter must hold .*; it was too short"):
+        privacy.resolve_salt("short")
+    monkeypatch.setenv(privacy.SALT_ENV, "from-the-env")
+    assert privacy.resolve_salt() == "from-the-env"
+    assert privacy.resolve_salt("explicit-salt") == "explicit-salt"
+
+
+def test_pseudonymize_is_a_salted_sha256_of_each_value(frame):
+    data = frame({"email": ["ada@example.com", "ada@example.com", None], "city": ["上海", "北京", "广州"]})
+    out = privacy.pseudonymize(data, salt="pepper-123")
+    expected = "h_" + hashlib.sha256(b"pepper-123\x1fada@example.com").hexdigest()[:20]
+    assert list(out["email"])[:2] == [expected, expected]
+    assert list(out["email"])[2] is None or pd.isna(list(out["email"])[2])
+    assert list(out["city"]) == ["上海", "北京", "广州"]  # not PII: untouched
+    assert type(out) is type(data)
+    other = privacy.pseudonymize(data, salt="another-salt")
+    assert list(other["email"])[0] != expected
+
+
+def test_pseudonymize_names_missing_columns():
+    with pytest.raises(InputError, match=r"cannot pseudonymize missing columns \['phone'\]"):
+        privacy.pseudonymize(pl.DataFrame({"email": ["x"]}), ["phone"], salt="pepper-123")
+
+
+def test_masking_keeps_only_what_a_reader_needs():
+    values = pl.Series(["+8613800138000", "Ada.Lovelace@Example.com", "张小明", None, "h_745fecc5059c9de81e99"])
+    assert privacy.mask_values(values).to_list()[:4] == ["+86138****8000", "A***@Example.com", "张**", None]
+    assert privacy.mask_values(values[4:], "hash").to_list() == ["h_745fec…"]
+    with pytest.raises(InputError, match=r"kind must be one of .*got 'ssn'"):
+        privacy.mask_values(values, "ssn")
+
+
+def test_mask_pii_masks_every_pii_column_and_nothing_else(frame):
+    data = frame({"phone": ["13800138000"], "email": ["bo@x.cn"], "name": ["王芳"], "city": ["杭州"]})
+    out = privacy.mask_pii(data)
+    assert type(out) is type(data)
+    assert [list(out[c])[0] for c in ["phone", "email", "name", "city"]] == ["138****8000", "b***@x.cn", "王*", "杭州"]
+
+
+def test_small_groups_are_suppressed(frame):
+    data = frame({"segment": ["a", "b", "c"], "persons": [10, 9, 120], "spend": [1.0, 2.0, 3.0]})
+    out = pl.from_pandas(privacy.suppress_small_groups(data)) if isinstance(data, pd.DataFrame) else \
+        privacy.suppress_small_groups(data)
+    assert out["suppressed"].to_list() == [False, True, False]
+    assert out["spend"].to_list()[1] is None and out["persons"].to_list() == [10, None, 120]
+    with pytest.raises(InputError, match=r"missing column 'n' to suppress small groups"):
+        privacy.suppress_small_groups(data, count_col="n")
+
+
+def test_formula_injection_is_neutralized(frame):
+    data = frame({"v": ["=1+1", "+86 138", "-2", "@SUM(A1)", "\tx", "safe", "a=b"], "n": [1] * 7})
+    out = privacy.neutralize_formulas(data)
+    assert list(out["v"]) == ["'=1+1", "'+86 138", "'-2", "'@SUM(A1)", "'\tx", "safe", "a=b"]
+    assert list(out["n"]) == [1] * 7
