@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -36,3 +37,10 @@ def image_stats(offline_browser) -> Callable[[Path], dict]:
 
 
 # --- end browser harness ----------------------------------------------------------------------------------
+
+
+# --- run environment ----------------------------------------------------------------------------------------
+# The sample is synthetic: tests hash its PII with a fixed salt (the Makefile exports the same one), so the
+# notebooks' kernels, started by papermill from this process, see it too.
+os.environ.setdefault("PERSONA_KIT_SALT", "synthetic-sample-salt-not-a-secret")
+# --- end run environment ------------------------------------------------------------------------------------
