@@ -255,7 +255,7 @@ def run(params_file: str | Path | None = None, *, params: dict[str, Any] | None 
         try:
             papermill.execute_notebook(str(step.notebook), str(executed), parameters=step_params,
                                        kernel_name="python3", cwd=str(root), progress_bar=False,
-                                       log_output=False)
+                                       log_output=False, extra_arguments=["--IPKernelApp.log_level=ERROR"])
             entry["status"] = "ok"
         except papermill.PapermillExecutionError as err:
             entry["status"], failed = "failed", True
