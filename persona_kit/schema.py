@@ -16,6 +16,8 @@ A *column map* is a small YAML file per (raw file, canonical table)::
       channel: tmall
     formats:                       # optional strptime formats per timestamp/date column, tried in order
       order_ts: ["%Y-%m-%d %H:%M:%S"]
+    dayfirst: true                 # optional: read 05/01/2024 (also 05.01.2024, 05-01-2024) as 5 January;
+                                   # false reads it month first; absent, such dates are not accepted
 
 Validation never fails a run for a bad row: each row either passes, typed, into the canonical table or
 goes to the quarantine with a reason code and a sentence. Whole-file problems (unreadable, empty,
@@ -136,7 +138,7 @@ DEFAULT_FORMATS = (
     "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%.f%z",
 )
 _MAP_KEYS = ("source", "table", "file", "columns", "encoding", "timezone", "values", "constants",
-             "formats", "sheet", "separator")
+             "formats", "sheet", "separator", "dayfirst")
 _FULL_WIDTH = list("０１２３４５６７８９．－＋，")
 _HALF_WIDTH = list("0123456789.-+,")
 _TRUE = ("true", "t", "yes", "y", "1", "是", "同意", "已同意")
@@ -160,6 +162,7 @@ class ColumnMap:
     formats: dict[str, tuple[str, ...]] = field(default_factory=dict)
     sheet: str | None = None
     separator: str = ","
+    dayfirst: bool | None = None
 
     @property
     def provides(self) -> set[str]:
@@ -204,6 +207,9 @@ def load_map(path: str | Path) -> ColumnMap:
             raise InputError(f"`{key}:` must be a mapping (name: value, one per line), got a "
                              f"{type(spec[key]).__name__}", file=where)
     _check_timezone("timezone", spec.get("timezone", "Asia/Shanghai"), where=where)
+    dayfirst = spec.get("dayfirst")
+    if dayfirst is not None and not isinstance(dayfirst, bool):
+        raise InputError(f"`dayfirst:` must be true or false, got {dayfirst!r}", file=where)
     canonical = TABLES[spec["table"]]
     columns = {str(k): tuple(v) if isinstance(v, list) else (str(v),) for k, v in (spec["columns"] or {}).items()}
     mapped = [t for targets in columns.values() for t in targets]
@@ -225,14 +231,26 @@ def load_map(path: str | Path) -> ColumnMap:
         timezone=spec.get("timezone", "Asia/Shanghai"),
         values={c: {str(k): v for k, v in m.items()} for c, m in (spec.get("values") or {}).items()},
         constants=dict(spec.get("constants") or {}),
-        formats={c: (f,) if isinstance(f, str) else tuple(f) for c, f in (spec.get("formats") or {}).items()},
-        sheet=spec.get("sheet"), separator=spec.get("separator", ","),
+        formats=_with_dayfirst({c: (f,) if isinstance(f, str) else tuple(f)
+                                for c, f in (spec.get("formats") or {}).items()}, canonical, mapped, dayfirst),
+        sheet=spec.get("sheet"), separator=spec.get("separator", ","), dayfirst=dayfirst,
     )
     unfilled = [c.name for c in canonical.values() if c.required and c.name not in cmap.provides]
     if unfilled:
         raise InputError(f"no source column or constant fills the required {unfilled} of table "
                          f"{cmap.table!r}; add them under `columns:` or `constants:`", file=where)
     return cmap
+
+
+def _with_dayfirst(formats: dict[str, tuple[str, ...]], canonical: dict[str, Column], mapped: list[str],
+                   dayfirst: bool | None) -> dict[str, tuple[str, ...]]:
+    """Add day-first (or month-first) ``05/01/2024`` patterns to every mapped date and timestamp column."""
+    if dayfirst is None:
+        return formats
+    date = "%d{0}%m{0}%Y" if dayfirst else "%m{0}%d{0}%Y"
+    extra = tuple(date.format(sep) + clock for sep in "/.-" for clock in (" %H:%M:%S", " %H:%M", ""))
+    return {**formats, **{c: formats.get(c, DEFAULT_FORMATS) + extra for c in mapped
+                          if canonical[c].dtype in ("date", "datetime")}}
 
 
 def _check_timezone(name: str, value: object, *, where: str | None = None) -> None:

@@ -75,3 +75,41 @@ def test_normalize_email(raw, expected):
     assert out.columns == ["e"] and out["e"].to_list() == [expected]
     again = out.select(clean.normalize_email(pl.col("e")))["e"].to_list()
     assert again == [expected]
+
+
+# --- dates: every format to one timezone-aware type (schema.py parses; `dayfirst:` is a map key) ---------
+
+DATES = {"iso": "2024-01-05", "slashed": "2024/1/5", "compact": "20240105", "ambiguous": "05/01/2024",
+         "excel": "45296", "naive_time": "2024-01-05 09:30:00", "zoned": "2024-01-05T02:30:00+01:00"}
+
+
+def _map(tmp_path, extra: str) -> object:
+    from persona_kit import schema
+    rows = "\n".join(f"{k},{v}" for k, v in DATES.items())
+    (tmp_path / "c.csv").write_text(f"id,when\n{rows}\n", encoding="utf-8")
+    (tmp_path / "m.yaml").write_text(
+        "source: s\ntable: customers\nfile: c.csv\ncolumns: {id: source_customer_id, when: register_ts}\n"
+        'formats:\n  register_ts: ["%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "excel", "%Y-%m-%d %H:%M:%S",'
+        ' "%Y-%m-%dT%H:%M:%S%z"]\n' + extra, encoding="utf-8")
+    return schema.load_sources([tmp_path / "m.yaml"])
+
+
+@pytest.mark.parametrize("dayfirst, month", [("true", 1), ("false", 5)])
+def test_mixed_date_formats_become_one_zoned_type(tmp_path, dayfirst, month):
+    import datetime as dt
+    loaded = _map(tmp_path, f"dayfirst: {dayfirst}\n")
+    out = dict(loaded.tables["customers"].select("source_customer_id", "register_ts").rows())
+    assert loaded.tables["customers"].schema["register_ts"] == pl.Datetime("us", "Asia/Shanghai")
+    midnight = {k: out[k].replace(tzinfo=None) for k in ("iso", "slashed", "compact", "excel")}
+    assert set(midnight.values()) == {dt.datetime(2024, 1, 5)}
+    assert out["ambiguous"].replace(tzinfo=None) == dt.datetime(2024, month, 1 if month == 5 else 5)
+    assert out["naive_time"].replace(tzinfo=None) == dt.datetime(2024, 1, 5, 9, 30)
+    assert out["zoned"].replace(tzinfo=None) == dt.datetime(2024, 1, 5, 9, 30)  # 01:30 UTC = 09:30 +08
+    assert loaded.quarantine.is_empty() and loaded.maps[0].dayfirst is (dayfirst == "true")
+
+
+def test_without_dayfirst_an_ambiguous_date_is_quarantined(tmp_path):
+    loaded = _map(tmp_path, "")
+    assert loaded.quarantine.select("row", "reason").rows() == [(5, "unparseable_datetime")]
+    with pytest.raises(InputError, match=r"^m.yaml: `dayfirst:` must be true or false, got 'yes please'$"):
+        _map(tmp_path, "dayfirst: yes please\n")

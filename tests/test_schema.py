@@ -102,7 +102,7 @@ def test_load_map_parses_every_part(map_file):
 @pytest.mark.parametrize("text, message", [
     (MAP + "colums: {}\n", "m.yaml: unknown key 'colums'; did you mean 'columns'?"),
     (MAP + "zzz: 1\n", "m.yaml: unknown key 'zzz'; allowed keys: ['source', 'table', 'file', 'columns', "
-                       "'encoding', 'timezone', 'values', 'constants', 'formats', 'sheet', 'separator']"),
+                       "'encoding', 'timezone', 'values', 'constants', 'formats', 'sheet', 'separator', 'dayfirst']"),
     (MAP.replace("table: orders", "table: order"),
      "m.yaml: table must be one of ['customers', 'identifiers', 'orders', 'events', 'reviews', 'products', "
      "'campaigns'], got 'order'; did you mean 'orders'?"),
