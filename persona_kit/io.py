@@ -19,6 +19,7 @@ Examples
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import hashlib
 import io
@@ -26,7 +27,7 @@ import json
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import polars as pl
@@ -126,7 +127,8 @@ def _read_text(path: Path, encoding: str, separator: str) -> pl.DataFrame:
     if encoding == "auto":
         encoding = detect_encoding(path)
     text = path.read_bytes().decode(encoding) if encoding == "gb18030" else None
-    with (io.StringIO(text) if text is not None else path.open(encoding=encoding, newline="")) as fh:
+    with _csv_field_limit(path), \
+            (io.StringIO(text) if text is not None else path.open(encoding=encoding, newline="")) as fh:
         reader = csv.reader(fh, delimiter=separator)
         _check_header(next(reader, []), path.name)
     source = text.encode("utf-8") if text is not None else path
@@ -143,13 +145,25 @@ def _read_text(path: Path, encoding: str, separator: str) -> pl.DataFrame:
 
 def _first_ragged_row(text: str | None, path: Path, encoding: str,
                       separator: str) -> tuple[int | None, int, int]:
-    with (io.StringIO(text) if text is not None else path.open(encoding=encoding, newline="")) as fh:
+    with _csv_field_limit(path), \
+            (io.StringIO(text) if text is not None else path.open(encoding=encoding, newline="")) as fh:
         reader = csv.reader(fh, delimiter=separator)
         width = len(next(reader, []))
         for number, record in enumerate(reader, start=2):
             if len(record) > width:
                 return number, len(record), width
     return None, 0, width
+
+
+@contextlib.contextmanager
+def _csv_field_limit(path: Path) -> Iterator[None]:
+    """Let the csv module read a field as large as the file (its default limit is 128 KiB), then restore it."""
+    old = csv.field_size_limit()
+    csv.field_size_limit(max(old, min(path.stat().st_size, 2**31 - 1)))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(old)
 
 
 def _read_excel(path: Path, sheet: str | None) -> pl.DataFrame:
