@@ -65,8 +65,8 @@ def detect_encoding(path: str | Path) -> str:
             return encoding
         except UnicodeDecodeError:
             continue
-    raise InputError("cannot decode the file as utf-8 or gb18030; set `encoding:` in its column map",
-                     file=path.name)
+    raise InputError("cannot decode the file as utf-8 or gb18030 (the encodings persona-kit reads); save it "
+                     "again as UTF-8 (in Excel: CSV UTF-8)", file=path.name)
 
 
 def read_raw(path: str | Path, *, encoding: str = "auto", sheet: str | None = None,

@@ -85,8 +85,8 @@ def test_gb18030_body_declared_utf8_names_byte(write):
 
 def test_undecodable_bytes(write):
     path = write("bad.csv", b"id,name\n1,\xff\xfe\x00\x81\n")
-    with pytest.raises(InputError, match=exact("bad.csv: cannot decode the file as utf-8 or gb18030; set "
-                                               "`encoding:` in its column map")):
+    with pytest.raises(InputError, match=exact("bad.csv: cannot decode the file as utf-8 or gb18030 (the encodings "
+                                               "persona-kit reads); save it again as UTF-8 (in Excel: CSV UTF-8)")):
         read_raw(path)
 
 
