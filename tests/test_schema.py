@@ -185,7 +185,7 @@ def test_apply_map_missing_source_column_names_file(map_file):
     raw = _raw([("A1", "u1", "2024/06/30 12:00", "2", "9.9", None)]).rename({"单价": "单 价"})
     with pytest.raises(InputError, match=exact(
             "tmall.csv: missing columns ['单价']; available: ['订单编号', '买家会员名', '付款时间', '数量', "
-            "'单 价', '备注', '__row']; did you mean '单 价' for '单价'?")):
+            "'单 价', '备注']; did you mean '单 价' for '单价'?")):
         apply_map(raw, cmap)
 
 
