@@ -191,7 +191,10 @@ def load_map(path: str | Path) -> ColumnMap:
     try:
         spec = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as err:
-        raise InputError(f"cannot read the column map: {str(err).splitlines()[0]}", file=where) from err
+        mark, problem = getattr(err, "problem_mark", None), getattr(err, "problem", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise InputError(f"cannot read the column map{at}: {problem or str(err).splitlines()[0]}",
+                         file=where) from err
     if not isinstance(spec, dict):
         raise InputError("a column map must be a YAML mapping with source, table, file, columns", file=where)
     for key in spec:
