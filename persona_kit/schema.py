@@ -421,7 +421,11 @@ def _typed(expr: pl.Expr, dtype: pl.DataType, col: Column, tz_out: str, tz_in: s
     if dtype == pl.String:
         text = expr.str.strip_chars().str.replace_many(_FULL_WIDTH, _HALF_WIDTH)
         if col.dtype in ("float", "int"):
-            number = text.str.replace_all(r"[,¥￥$£€]|RMB|CNY|元", "").str.strip_chars().cast(pl.Float64, strict=False)
+            plain = text.str.replace_all(r"[¥￥$£€]|RMB|CNY|元", "").str.strip_chars()
+            # commas only as thousands separators: '1,234.5' is a number, '12,5' or '1.234,50' is not
+            grouped = plain.str.contains(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
+            number = pl.when(grouped).then(plain.str.replace_all(",", "")).otherwise(plain).cast(
+                pl.Float64, strict=False)
             number = pl.when(number.is_finite()).then(number)  # 'nan' / 'inf' are not numbers
             if col.dtype == "float":
                 return number
