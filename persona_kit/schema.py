@@ -435,8 +435,12 @@ def _typed(expr: pl.Expr, dtype: pl.DataType, col: Column, tz_out: str, tz_in: s
             return pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False)
         stamp = _parse_datetime(text, formats or DEFAULT_FORMATS, tz_in, tz_out)
         return stamp.dt.date() if col.dtype == "date" else stamp
-    if col.dtype in ("float", "int"):
-        return expr.cast(pl.Float64 if col.dtype == "float" else pl.Int64, strict=False)
+    if col.dtype in ("float", "int"):  # as for text: NaN / inf are not numbers, 1.5 is not a whole number
+        number = expr.cast(pl.Float64, strict=False)
+        number = pl.when(number.is_finite()).then(number)
+        if col.dtype == "float":
+            return number
+        return pl.when(number == number.round()).then(expr.cast(pl.Int64, strict=False))
     if col.dtype == "bool":
         return expr.cast(pl.Boolean, strict=False)
     if isinstance(dtype, pl.Datetime):
