@@ -1,0 +1,620 @@
+"""Step 03 — OneID: link source records into persons with stable ids, explain the links, pseudonymize PII.
+
+A *record* is one ``(source, source_customer_id)`` key, from any table (a customer row, an order's buyer,
+an app user in the events). Records that share a normalized identifier (phone, email, member id, device
+id, WeChat openid / unionid, Taobao nick) belong to one person; the persons are the connected components
+of the record–identifier graph (:func:`scipy.sparse.csgraph.connected_components`).
+
+How :func:`link` decides, in this order:
+
+1. **Guard.** An identifier carried by more than ``max_records_per_identifier`` records (a store's phone
+   typed on many cards, ``test@test.com``) links nothing and is reported as ``over_shared``.
+2. **Priorities.** Identifier types link one level at a time, strongest first (``priorities``); types
+   not listed never link. A person holds at most one value of each ``exclusive`` type (default: the
+   WeChat unionid): an identifier that would join groups holding different values of such a type links
+   nothing and is reported as a ``conflict`` — so a shared family iPad cannot merge two WeChat users,
+   and which link wins depends on the order of ``priorities``. This is conservative: every identifier of
+   a level that joins groups inside a conflicting component is dropped, not just one of them.
+3. **Stable ids.** Without a previous mapping a person's id is minted from a salted hash of its first
+   record (the smallest ``(source, source_key)``), so the same data gives the same ids in any row order.
+   With the previous run's ``record_map`` every person keeps the previous id that covers most of its
+   records, unless another person covers more of that id's records (ties: the smaller id). The
+   **survivor of a merge** is therefore the previous person with the most records in it; the others are
+   logged as ``merged`` into it. A previous person whose records now fall into several persons keeps its
+   id on the part with most of them; the other parts get new ids and are logged as ``split``. A new
+   person's minted id never reuses an id of the previous run (a counter is appended before hashing).
+
+Privacy: the result's frames carry salted hashes only (``source_key`` for the source's customer id,
+``id_hash`` for identifiers, masked display values for blocked identifiers). The raw keys and
+identifier values stay in memory (``IdentityResult.keys`` / ``.identifiers``) for :func:`explain` and
+:func:`pseudonymize_tables` and are never among :meth:`IdentityResult.artifacts`.
+
+Examples
+--------
+>>> import polars as pl
+>>> ids = pl.DataFrame({"source": ["app", "pos", "pos", "wechat"],
+...                     "source_customer_id": ["U1", "C1", "C2", "o1"],
+...                     "id_type": ["phone", "phone", "email", "wechat_unionid"],
+...                     "id_value": ["+8613800000001", "+8613800000001", "a@b.cn", "u1"]})
+>>> result = link(ids, salt="doctest-salt")
+>>> result.persons.select("n_records", "sources").sort("n_records").rows()
+[(1, 'pos'), (1, 'wechat'), (2, 'app+pos')]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import narwhals as nw
+import numpy as np
+import polars as pl
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from persona_kit.clean import normalize_email, normalize_phone
+from persona_kit.errors import InputError, check_choice, check_columns, did_you_mean
+from persona_kit.privacy import SALT_ENV, hash_value, mask_values, pseudonymize, resolve_salt
+from persona_kit.schema import ID_TYPES, PII_COLUMNS, identifiers_from
+
+__all__ = [
+    "DEFAULT_PRIORITIES", "DEFAULT_EXCLUSIVE", "MAX_RECORDS_PER_IDENTIFIER", "TABLES", "STATUSES", "CHANGES",
+    "FUZZY", "IdentityResult", "normalize_identifiers", "collect_identifiers", "record_keys", "unkeyed_rows",
+    "link", "explain", "pseudonymize_tables", "read_record_map", "pairwise_scores",
+]
+
+DEFAULT_PRIORITIES = ("wechat_unionid", "phone", "email", "member_id", "taobao_nick", "wechat_openid",
+                      "device_id")
+"""Identifier types that link, strongest first."""
+DEFAULT_EXCLUSIVE = ("wechat_unionid",)
+"""Identifier types a person holds at most one value of."""
+MAX_RECORDS_PER_IDENTIFIER = 10
+"""An identifier on more records than this is over-shared and links nothing."""
+TABLES = ("customers", "orders", "events", "reviews", "campaigns", "products", "identifiers")
+"""Canonical tables the step reads; all but ``identifiers`` are written back pseudonymized."""
+STATUSES = ("linked", "single", "over_shared", "conflict", "not_used")
+"""What became of an identifier: it joined records, sat on one record only, or was blocked / unused."""
+CHANGES = ("new", "added", "merged", "split", "removed")
+"""Kinds of change in the merge log between a previous run and this one."""
+FUZZY = "fuzzy"
+"""The identifier type of pairs matched by :mod:`persona_kit.identity_fuzzy`; it links last."""
+
+_KEY = ["source", "source_customer_id"]
+_IDS = [*_KEY, "id_type", "id_value"]
+_MAP = ["source", "source_key", "person_id"]
+_SEP = "\x1f"
+
+
+@dataclass(frozen=True)
+class IdentityResult:
+    """What :func:`link` found. Every frame is polars; the artifact frames hold hashes only.
+
+    Attributes
+    ----------
+    record_map : source, source_key, person_id — the stable mapping (next run's ``previous``)
+    persons : person_id, n_records, n_sources, sources, n_identifiers, link_types
+    links : person_id, id_type, id_hash, source, source_key — which identifier joined which records
+    blocked : id_type, id_hash, id_masked, reason, records, persons, sources — identifiers that link nothing
+    merge_log : change, person_id, previous_person_id, records — empty without a previous run
+    keys : **in memory only** — source, source_customer_id (raw), source_key, person_id
+    identifiers : **in memory only** — the raw identifiers with id_hash and status
+    """
+
+    record_map: pl.DataFrame
+    persons: pl.DataFrame
+    links: pl.DataFrame
+    blocked: pl.DataFrame
+    merge_log: pl.DataFrame
+    keys: pl.DataFrame = field(repr=False)
+    identifiers: pl.DataFrame = field(repr=False)
+    previous: bool = False
+    _salt_check: str = field(default="", repr=False)
+
+    def artifacts(self) -> dict[str, pl.DataFrame]:
+        """The frames a run saves (no raw key, no raw identifier): name → frame."""
+        return {"record_map": self.record_map, "persons": self.persons, "links": self.links,
+                "blocked_identifiers": self.blocked, "merge_log": self.merge_log}
+
+    def summary(self) -> dict[str, int]:
+        """Key numbers: records, persons, multi-record / multi-source persons, identifiers, blocked."""
+        persons = self.persons
+        changes = self.merge_log["change"].value_counts()
+        counts = dict(zip(changes["change"].to_list(), changes["count"].to_list(), strict=True))
+        return {"records": self.record_map.height, "persons": persons.height,
+                "multi_record_persons": persons.filter(pl.col("n_records") > 1).height,
+                "multi_source_persons": persons.filter(pl.col("n_sources") > 1).height,
+                "identifiers": self.identifiers.filter(pl.col("id_type") != FUZZY).select("id_type", "id_value").n_unique(),
+                "blocked_identifiers": self.blocked.height,
+                "merged": counts.get("merged", 0), "split": counts.get("split", 0)}
+
+
+def _polars(frame: Any, where: str) -> pl.DataFrame:
+    try:
+        return nw.from_native(frame, eager_only=True).to_polars()
+    except TypeError as err:
+        raise InputError(f"{where}: expected a pandas or polars DataFrame, got {type(frame).__name__}") from err
+
+
+def _like(frame: pl.DataFrame, template: Any) -> Any:
+    """``frame`` as the same kind of frame as ``template`` (pandas or polars)."""
+    return frame if isinstance(template, pl.DataFrame) else frame.to_pandas()
+
+
+def _present(column: str) -> pl.Expr:
+    return pl.col(column).is_not_null() & (pl.col(column).cast(pl.String).str.strip_chars() != "")
+
+
+def normalize_identifiers(identifiers: Any, *, country_code: str = "86") -> Any:
+    """Normalize identifier values for linking and drop the empty or implausible ones.
+
+    Phones become E.164 (:func:`persona_kit.clean.normalize_phone`), e-mails are lower-cased
+    (:func:`persona_kit.clean.normalize_email`), other values are trimmed. Both are idempotent, so the
+    already-clean identifiers of step 02 pass unchanged. Rows are deduplicated and sorted.
+
+    Parameters
+    ----------
+    identifiers : pandas or polars DataFrame with source, source_customer_id, id_type, id_value
+    country_code : calling code of phones written without one
+
+    Returns
+    -------
+    The same kind of frame, with the same columns.
+
+    Examples
+    --------
+    >>> ids = pl.DataFrame({"source": ["pos"] * 3, "source_customer_id": ["C1"] * 3,
+    ...                     "id_type": ["phone", "email", "phone"],
+    ...                     "id_value": ["138 0013 8000", " Ann@X.CN", "123"]})
+    >>> normalize_identifiers(ids)["id_value"].to_list()
+    ['ann@x.cn', '+8613800138000']
+    """
+    frame = _polars(identifiers, "identifiers")
+    check_columns(frame.columns, _IDS, where="identifiers")
+    value = pl.col("id_value").cast(pl.String)
+    normalized = (pl.when(pl.col("id_type") == "phone").then(normalize_phone(value, country_code=country_code))
+                  .when(pl.col("id_type") == "email").then(normalize_email(value))
+                  .otherwise(value.str.strip_chars()))
+    out = (frame.select(pl.col(_KEY).cast(pl.String), pl.col("id_type").cast(pl.String), normalized.alias("id_value"))
+           .filter(_present("source_customer_id") & _present("id_value"))
+           .unique().sort(_IDS))
+    return _like(out, identifiers)
+
+
+def collect_identifiers(tables: Mapping[str, Any], *, country_code: str = "86") -> pl.DataFrame:
+    """The normalized identifiers of a run: its ``identifiers`` table, else melted from ``customers``.
+
+    Examples
+    --------
+    >>> customers = pl.DataFrame({"source": ["pos"], "source_customer_id": ["C1"], "phone": ["13800138000"]})
+    >>> collect_identifiers({"customers": customers}).rows()
+    [('pos', 'C1', 'phone', '+8613800138000')]
+    """
+    if "identifiers" in tables:
+        frame = _polars(tables["identifiers"], "identifiers")
+    elif "customers" in tables:
+        frame = identifiers_from(_polars(tables["customers"], "customers"))
+    else:
+        frame = pl.DataFrame(schema=dict.fromkeys(_IDS, pl.String))
+    return normalize_identifiers(frame, country_code=country_code)
+
+
+def record_keys(tables: Mapping[str, Any]) -> pl.DataFrame:
+    """Every distinct ``(source, source_customer_id)`` of any table that has both columns, sorted.
+
+    Rows without a customer id (guest orders) give no record; count them with :func:`unkeyed_rows`.
+
+    Examples
+    --------
+    >>> orders = pl.DataFrame({"source": ["web", "web", "web"], "source_customer_id": ["17850", None, "17850"]})
+    >>> record_keys({"orders": orders}).rows()
+    [('web', '17850')]
+    """
+    parts = [_polars(frame, name).select(pl.col(_KEY).cast(pl.String)) for name, frame in tables.items()
+             if set(_KEY) <= set(nw.from_native(frame, eager_only=True).columns)]
+    if not parts:
+        raise InputError(f"no table has the record key columns {_KEY}; got tables {sorted(tables)}")
+    return pl.concat(parts).filter(_present("source_customer_id")).unique().sort(_KEY)
+
+
+def unkeyed_rows(tables: Mapping[str, Any]) -> pl.DataFrame:
+    """Rows per table and source with no customer id: they belong to no person (e.g. guest orders).
+
+    Examples
+    --------
+    >>> orders = pl.DataFrame({"source": ["web", "web"], "source_customer_id": ["17850", None]})
+    >>> unkeyed_rows({"orders": orders}).rows()
+    [('orders', 'web', 1)]
+    """
+    parts = [_polars(frame, name).filter(~_present("source_customer_id").fill_null(False))
+             .group_by("source").agg(rows=pl.len()).select(pl.lit(name).alias("table"), "source", "rows")
+             for name, frame in tables.items() if set(_KEY) <= set(nw.from_native(frame, eager_only=True).columns)]
+    empty = pl.DataFrame(schema={"table": pl.String, "source": pl.String, "rows": pl.UInt32})
+    return pl.concat([empty, *parts]).filter(pl.col("rows") > 0).sort("table", "source")
+
+
+def _hashed(frame: pl.DataFrame, column: str, target: str, salt: str) -> pl.DataFrame:
+    """``frame`` plus ``target`` = the salted hash of ``column`` (via :func:`persona_kit.privacy.pseudonymize`)."""
+    return pseudonymize(frame.with_columns(pl.col(column).alias(target)), [target], salt=salt)
+
+
+def _components(n: int, edges: pl.DataFrame) -> np.ndarray:
+    """Component label per node from edges ``node`` – ``anchor``."""
+    rows, cols = edges["node"].to_numpy(), edges["anchor"].to_numpy()
+    graph = coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(n, n))
+    return connected_components(graph, directed=False)[1]
+
+
+def _conflicts(candidates: pl.DataFrame, before: np.ndarray, after: np.ndarray,
+               exclusive: pl.DataFrame) -> set[int]:
+    """Identifiers of one level that join groups into a component with more values of an exclusive type
+    than any of its parts held."""
+    if exclusive.is_empty():
+        return set()
+    ex = exclusive.with_columns(pre=before[exclusive["node"].to_numpy()], post=after[exclusive["node"].to_numpy()])
+    per_part = ex.group_by("pre", "post", "id_type").agg(n=pl.col("id_value").n_unique())
+    most = per_part.group_by("post", "id_type").agg(pl.col("n").max())
+    joined = ex.group_by("post", "id_type").agg(total=pl.col("id_value").n_unique()).join(most, on=["post", "id_type"])
+    bad = set(joined.filter(pl.col("total") > pl.col("n"))["post"].to_list())
+    if not bad:
+        return set()
+    cand = candidates.with_columns(pre=before[candidates["node"].to_numpy()], post=after[candidates["node"].to_numpy()])
+    joining = cand.group_by("ident").agg(parts=pl.col("pre").n_unique(), post=pl.col("post").first())
+    return set(joining.filter((pl.col("parts") > 1) & pl.col("post").is_in(list(bad)))["ident"].to_list())
+
+
+def _limit(max_records: int | Mapping[str, int]) -> pl.Expr:
+    if isinstance(max_records, Mapping):
+        expr = pl.lit(MAX_RECORDS_PER_IDENTIFIER)
+        for id_type, value in max_records.items():
+            expr = pl.when(pl.col("id_type") == id_type).then(pl.lit(value)).otherwise(expr)
+        return expr
+    return pl.lit(max_records)
+
+
+def _check_options(priorities: Sequence[str], exclusive: Collection[str],
+                   max_records: int | Mapping[str, int]) -> None:
+    if isinstance(priorities, str) or not priorities:
+        raise InputError(f"priorities must be a non-empty list of identifier types, strongest first; got {priorities!r}")
+    for id_type in [*priorities, *exclusive]:
+        check_choice("identifier type", id_type, ID_TYPES)
+    repeated = sorted({p for p in priorities if list(priorities).count(p) > 1})
+    if repeated:
+        raise InputError(f"priorities lists {repeated} more than once; keep one")
+    limits = max_records.values() if isinstance(max_records, Mapping) else [max_records]
+    if any(not isinstance(v, int) or isinstance(v, bool) or v < 2 for v in limits):
+        raise InputError(f"max_records_per_identifier must be a whole number >= 2 (or a mapping of id type to "
+                         f"one), got {max_records!r}")
+
+
+def _pair_identifiers(pairs: Any) -> pl.DataFrame:
+    """Matched pairs (``source_l, source_customer_id_l, source_r, source_customer_id_r``) as identifiers of
+    type :data:`FUZZY`, one per pair, on its two records."""
+    frame = _polars(pairs, "pairs")
+    sides = [f"{c}_{s}" for s in ("l", "r") for c in _KEY]
+    check_columns(frame.columns, sides, where="pairs")
+    frame = frame.select(pl.col(sides).cast(pl.String)).with_columns(
+        id_value=pl.concat_str(sides, separator=_SEP))
+    return pl.concat([frame.select(pl.col(f"source_{s}").alias("source"),
+                                   pl.col(f"source_customer_id_{s}").alias("source_customer_id"),
+                                   pl.lit(FUZZY).alias("id_type"), "id_value") for s in ("l", "r")])
+
+
+def link(identifiers: Any, *, records: Any = None, priorities: Sequence[str] = DEFAULT_PRIORITIES,
+         exclusive: Collection[str] = DEFAULT_EXCLUSIVE,
+         max_records_per_identifier: int | Mapping[str, int] = MAX_RECORDS_PER_IDENTIFIER,
+         pairs: Any = None, previous: Any = None, salt: str | None = None,
+         salt_env: str = SALT_ENV) -> IdentityResult:
+    """Link records that share an identifier into persons with stable ids (see the module docstring).
+
+    Parameters
+    ----------
+    identifiers : pandas or polars DataFrame
+        source, source_customer_id, id_type, id_value — normalized (:func:`normalize_identifiers`).
+    records : DataFrame, optional
+        Every record key (:func:`record_keys`); records without identifiers become one-record persons.
+    priorities : identifier types that link, strongest first; other types never link
+    exclusive : types a person holds at most one value of (a link that would join two values is a conflict)
+    max_records_per_identifier : the guard: an int, or a mapping id type → int (others: the default)
+    pairs : DataFrame, optional
+        Fuzzy matches (``source_l, source_customer_id_l, source_r, source_customer_id_r``), linking last.
+    previous : DataFrame, optional
+        An earlier run's ``record_map`` (:func:`read_record_map`); its ids are kept and changes logged.
+    salt, salt_env : the hashing salt, or the environment variable holding it (never stored)
+
+    Returns
+    -------
+    IdentityResult
+
+    Raises
+    ------
+    InputError
+        Missing columns, unknown identifier types, a bad guard, no salt, or a previous map that shares no
+        record with this data (made with another salt?).
+
+    Examples
+    --------
+    >>> ids = pl.DataFrame({"source": ["app", "pos", "pos"], "source_customer_id": ["U1", "C1", "C2"],
+    ...                     "id_type": ["phone"] * 3, "id_value": ["+8613800000001"] * 3})
+    >>> result = link(ids, max_records_per_identifier=2, salt="doctest-salt")
+    >>> result.persons.height, result.blocked.select("reason", "records").row(0)
+    (3, ('over_shared', 3))
+    """
+    ids = _polars(identifiers, "identifiers")
+    check_columns(ids.columns, _IDS, where="identifiers")
+    _check_options(priorities, exclusive, max_records_per_identifier)
+    secret = resolve_salt(salt, env=salt_env)
+    ids = ids.select(pl.col(_IDS).cast(pl.String)).filter(_present("source_customer_id") & _present("id_value"))
+    if pairs is not None:
+        ids = pl.concat([ids, _pair_identifiers(pairs)])
+    keys = [ids.select(_KEY)]
+    if records is not None:
+        frame = _polars(records, "records")
+        check_columns(frame.columns, _KEY, where="records")
+        keys.append(frame.select(pl.col(_KEY).cast(pl.String)).filter(_present("source_customer_id")))
+    nodes = _hashed(pl.concat(keys).unique(), "source_customer_id", "source_key", secret)
+    nodes = (nodes.with_columns(rk=pl.concat_str("source", "source_key", separator=_SEP)).sort("rk")
+             .with_row_index("node"))
+    ids = _hashed(ids.unique(), "id_value", "id_hash", secret).join(nodes.select(*_KEY, "node"), on=_KEY)
+    ident = ids.select("id_type", "id_hash").unique().sort("id_type", "id_hash").with_row_index("ident")
+    ids = ids.join(ident, on=["id_type", "id_hash"])
+    shared = ids.group_by("ident").agg(records=pl.col("node").n_unique())
+    ids = ids.join(shared, on="ident").with_columns(
+        status=pl.when(~pl.col("id_type").is_in([*priorities, FUZZY])).then(pl.lit("not_used"))
+        .when(pl.col("records") > _limit(max_records_per_identifier)).then(pl.lit("over_shared"))
+        .when(pl.col("records") < 2).then(pl.lit("single")).otherwise(pl.lit("linked")))
+    n = nodes.height
+    exclusive_values = ids.filter(pl.col("id_type").is_in(list(exclusive)) & (pl.col("status") != "over_shared"))
+    exclusive_values = exclusive_values.select("node", "id_type", "id_value")
+    accepted = pl.DataFrame(schema={"node": pl.UInt32, "anchor": pl.UInt32})
+    labels, rejected = np.arange(n), set()
+    for level in [*priorities, FUZZY]:
+        cand = ids.filter((pl.col("id_type") == level) & (pl.col("status") == "linked")).select("ident", "node")
+        if cand.is_empty():
+            continue
+        edges = cand.with_columns(anchor=pl.col("node").min().over("ident"))
+        after = _components(n, pl.concat([accepted, edges.select("node", "anchor")]))
+        dropped = _conflicts(cand, labels, after, exclusive_values)
+        rejected |= dropped
+        accepted = pl.concat([accepted, edges.filter(~pl.col("ident").is_in(list(dropped))).select("node", "anchor")])
+        labels = _components(n, accepted) if dropped else after
+    ids = ids.with_columns(status=pl.when(pl.col("ident").is_in(list(rejected))).then(pl.lit("conflict"))
+                           .otherwise(pl.col("status")))
+    nodes = nodes.with_columns(component=labels[nodes["node"].to_numpy()])
+    prev = None if previous is None else _previous_map(previous)
+    nodes, merge_log = _assign_ids(nodes, prev, secret)
+    return _result(nodes, ids, merge_log, previous=prev is not None, salt=secret)
+
+
+def _previous_map(previous: Any) -> pl.DataFrame:
+    frame = _polars(previous, "previous")
+    check_columns(frame.columns, _MAP, where="previous record_map")
+    frame = frame.select(pl.col(_MAP).cast(pl.String))
+    if frame.select("source", "source_key").is_duplicated().any():
+        raise InputError("the previous record_map lists a record twice; pass the record_map artifact of one run")
+    return frame
+
+
+def _mint(frame: pl.DataFrame, column: str, salt: str) -> pl.DataFrame:
+    """``person_id`` = ``P`` + 16 hex digits of the salted hash of ``column``."""
+    minted = _hashed(frame.with_columns(pl.concat_str(pl.lit("person" + _SEP), column).alias("seed")),
+                     "seed", "minted", salt)
+    return minted.with_columns(person_id=pl.lit("P") + pl.col("minted").str.slice(2, 16)).drop("seed", "minted")
+
+
+def _assign_ids(nodes: pl.DataFrame, prev: pl.DataFrame | None, salt: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Give each component a person id (kept from ``prev`` where possible) and log the changes."""
+    comps = nodes.group_by("component").agg(first=pl.col("rk").min())
+    log_schema = {"change": pl.String, "person_id": pl.String, "previous_person_id": pl.String,
+                  "records": pl.UInt32}
+    if prev is None:
+        ids = _mint(comps, "first", salt).select("component", "person_id")
+        return nodes.join(ids, on="component").drop("component"), pl.DataFrame(schema=log_schema)
+    nodes = nodes.join(prev.rename({"person_id": "previous_person_id"}), on=["source", "source_key"], how="left")
+    if nodes["previous_person_id"].is_null().all() and prev.height and nodes.height:
+        raise InputError("the previous record_map shares no record with this data; it was made from other data "
+                         "or with another salt (the salt must stay the same for ids to be stable)")
+    overlap = (nodes.filter(pl.col("previous_person_id").is_not_null())
+               .group_by("component", "previous_person_id").agg(n=pl.len())
+               .join(comps, on="component").sort(["n", "previous_person_id", "first"], descending=[True, False, False]))
+    kept: dict[int, str] = {}
+    taken: set[str] = set()
+    for component, pid, _n, _first in overlap.iter_rows():
+        if component not in kept and pid not in taken:
+            kept[component] = pid
+            taken.add(pid)
+    fresh = _mint(comps.filter(~pl.col("component").is_in(list(kept))).sort("first"), "first", salt)
+    used = set(prev["person_id"].to_list()) | taken
+    assigned = dict(kept)
+    for component, first, pid in fresh.select("component", "first", "person_id").iter_rows():
+        attempt = 0
+        while pid in used:
+            attempt += 1
+            pid = _mint(pl.DataFrame({"s": [f"{first}#{attempt}"]}), "s", salt)["person_id"][0]
+        assigned[component] = pid
+        used.add(pid)
+    ids = pl.DataFrame({"component": list(assigned), "person_id": list(assigned.values()),
+                        "kept": [c in kept for c in assigned]}, schema_overrides={"component": nodes["component"].dtype})
+    nodes = nodes.join(ids, on="component")
+    moved = (nodes.group_by("person_id", "kept", "previous_person_id").agg(records=pl.len())
+             .filter(pl.col("previous_person_id").is_null() | (pl.col("previous_person_id") != pl.col("person_id"))))
+    removed = (prev.join(nodes.select("source", "source_key"), on=["source", "source_key"], how="anti")
+               .group_by("person_id").agg(records=pl.len()).select(
+                   pl.lit("removed").alias("change"),
+                   pl.when(pl.col("person_id").is_in(list(taken))).then(pl.col("person_id")).alias("person_id"),
+                   pl.col("person_id").alias("previous_person_id"), "records"))
+    change = (pl.when(pl.col("previous_person_id").is_null() & pl.col("kept")).then(pl.lit("added"))
+              .when(pl.col("previous_person_id").is_null()).then(pl.lit("new"))
+              .when(pl.col("previous_person_id").is_in(list(taken))).then(pl.lit("split"))
+              .otherwise(pl.lit("merged")))
+    log = pl.concat([moved.select(change.alias("change"), "person_id", "previous_person_id", "records"),
+                     removed]).cast(log_schema)
+    log = log.sort("change", "person_id", "previous_person_id", nulls_last=True)
+    return nodes.drop("component", "kept", "previous_person_id"), log
+
+
+def _masked(frame: pl.DataFrame) -> pl.DataFrame:
+    """Add ``id_masked``: phones keep head and last 4 digits, e-mails first letter and domain, other
+    values only their first character."""
+    kind = {"phone": "phone", "email": "email"}
+    parts = [part.with_columns(id_masked=mask_values(
+                 part["id_value"] if kind.get(t) else part["id_value"].str.slice(0, 6), kind.get(t, "name")))
+             for (t,), part in frame.group_by("id_type", maintain_order=True)]
+    return pl.concat(parts) if parts else frame.with_columns(id_masked=pl.lit(None, pl.String))
+
+
+def _result(nodes: pl.DataFrame, ids: pl.DataFrame, merge_log: pl.DataFrame, *, previous: bool,
+            salt: str) -> IdentityResult:
+    ids = ids.join(nodes.select("node", "person_id"), on="node")
+    record_map = nodes.select(_MAP).sort("person_id", "source", "source_key")
+    links = (ids.filter(pl.col("status") == "linked").join(nodes.select("node", "source_key"), on="node")
+             .select("person_id", "id_type", "id_hash", "source", "source_key")
+             .sort("person_id", "id_type", "id_hash", "source", "source_key"))
+    persons = (nodes.group_by("person_id").agg(
+        n_records=pl.len(), n_sources=pl.col("source").n_unique(),
+        sources=pl.col("source").unique().sort().str.join("+"))
+        .join(ids.filter(pl.col("id_type") != FUZZY).group_by("person_id").agg(
+              n_identifiers=pl.struct("id_type", "id_hash").n_unique()),
+              on="person_id", how="left")
+        .join(links.group_by("person_id").agg(link_types=pl.col("id_type").unique().sort().str.join("+")),
+              on="person_id", how="left")
+        .with_columns(pl.col("n_identifiers").fill_null(0).cast(pl.UInt32), pl.col("link_types").fill_null(""))
+        .sort("person_id"))
+    blocked_ids = ids.filter(pl.col("status").is_in(["over_shared", "conflict"]))
+    blocked = (blocked_ids.group_by("id_type", "id_hash").agg(
+        pl.col("id_value").first(), reason=pl.col("status").first(), records=pl.col("node").n_unique(),
+        persons=pl.col("person_id").n_unique(), sources=pl.col("source").unique().sort().str.join("+")))
+    blocked = (_masked(blocked).select("id_type", "id_hash", "id_masked", "reason", "records", "persons", "sources")
+               .sort(["records", "id_type", "id_hash"], descending=[True, False, False]))
+    keys = nodes.select(*_KEY, "source_key", "person_id").sort(_KEY)
+    identifiers = ids.select(*_IDS, "id_hash", "status", "person_id").sort(_IDS)
+    return IdentityResult(record_map, persons, links, blocked, merge_log, keys, identifiers, previous=previous,
+                          _salt_check=hash_value("persona-kit", salt))
+
+
+def explain(result: IdentityResult, person_id: str) -> pl.DataFrame:
+    """Which records make up a person and which identifiers joined them, values masked.
+
+    One row per record and identifier: source, source_key, id_type, id_masked, id_hash, status
+    (:data:`STATUSES`) and ``records`` — how many of this person's records carry the identifier. A record
+    without identifiers has one row with empty identifier columns.
+
+    Raises
+    ------
+    InputError
+        If ``person_id`` is not in the result.
+
+    Examples
+    --------
+    >>> ids = pl.DataFrame({"source": ["app", "pos"], "source_customer_id": ["U1", "C1"],
+    ...                     "id_type": ["email", "email"], "id_value": ["ann@x.cn", "ann@x.cn"]})
+    >>> result = link(ids, salt="doctest-salt")
+    >>> explain(result, result.persons["person_id"][0]).select("source", "id_masked", "status", "records").rows()
+    [('app', 'a***@x.cn', 'linked', 2), ('pos', 'a***@x.cn', 'linked', 2)]
+    """
+    records = result.keys.filter(pl.col("person_id") == person_id)
+    if records.is_empty():
+        near = did_you_mean(str(person_id), result.persons["person_id"].to_list())
+        raise InputError(f"no person {person_id!r} in this result" + (f"; did you mean {near!r}?" if near else
+                         f"; pick one from result.persons ({result.persons.height:,} persons)"))
+    ids = result.identifiers.filter(pl.col("person_id") == person_id).with_columns(
+        records=pl.col("source_customer_id").n_unique().over("id_type", "id_hash"))
+    ids = _masked(ids) if ids.height else ids.with_columns(id_masked=pl.lit(None, pl.String))
+    out = records.join(ids.drop("person_id"), on=_KEY, how="left")
+    return (out.select("source", "source_key", "id_type", "id_masked", "id_hash", "status", "records")
+            .sort(["source", "source_key", "records", "id_type"], descending=[False, False, True, False],
+                  nulls_last=True))
+
+
+def pseudonymize_tables(tables: Mapping[str, Any], result: IdentityResult, *, salt: str | None = None,
+                        salt_env: str = SALT_ENV) -> dict[str, Any]:
+    """Canonical tables ready for later steps: ``person_id`` first, ``source_customer_id`` replaced by its
+    hashed ``source_key``, and every PII or identifier column replaced by salted hashes.
+
+    Rows without a customer id keep a null ``person_id``. Each frame comes back as the kind it went in.
+
+    Raises
+    ------
+    InputError
+        If a table holds a record the result does not know (link with ``records=record_keys(tables)``),
+        or the salt differs from the one :func:`link` used.
+
+    Examples
+    --------
+    >>> orders = pl.DataFrame({"source": ["app", "app"], "source_customer_id": ["U1", None], "amount": [9.0, 5.0]})
+    >>> ids = pl.DataFrame(schema=dict.fromkeys(["source", "source_customer_id", "id_type", "id_value"], pl.String))
+    >>> result = link(ids, records=record_keys({"orders": orders}), salt="doctest-salt")
+    >>> out = pseudonymize_tables({"orders": orders}, result, salt="doctest-salt")["orders"]
+    >>> out.columns, out["person_id"].is_null().to_list()
+    (['person_id', 'source', 'source_key', 'amount'], [False, True])
+    """
+    secret = resolve_salt(salt, env=salt_env)
+    if hash_value("persona-kit", secret) != result._salt_check:
+        raise InputError("this salt differs from the one the identity result was linked with; use the same "
+                         f"salt (environment variable {salt_env} or the salt parameter) for both")
+    out = {}
+    for name, native in tables.items():
+        frame = _polars(native, name)
+        if set(_KEY) <= set(frame.columns):
+            frame = frame.with_columns(pl.col("source_customer_id").cast(pl.String))
+            joined = frame.join(result.keys, on=_KEY, how="left", maintain_order="left")
+            unknown = joined.filter(_present("source_customer_id").fill_null(False) & pl.col("person_id").is_null())
+            if unknown.height:
+                raise InputError(f"table {name!r} has {unknown.height:,} rows of records the identity result does "
+                                 "not know; link with records=record_keys(tables) over the same tables")
+            order = ["person_id", *("source_key" if c == "source_customer_id" else c for c in frame.columns)]
+            frame = joined.select(order)
+        hashed = [c for c in frame.columns if c in PII_COLUMNS or c in ID_TYPES]
+        out[name] = _like(pseudonymize(frame, hashed, salt=secret), native)
+    return out
+
+
+def read_record_map(path: str | Path) -> pl.DataFrame:
+    """Read an earlier run's ``record_map``: the Parquet file, its step folder or its run folder.
+
+    Raises
+    ------
+    InputError
+        If no record map is found there, or it lacks source, source_key, person_id.
+    """
+    path = Path(path)
+    candidates = [path, path / "record_map.parquet", path / "03_identity" / "record_map.parquet"]
+    found = next((p for p in candidates if p.is_file()), None)
+    if found is None:
+        raise InputError("no record_map.parquet here; give the file, its 03_identity folder or the run folder "
+                         "of an earlier run", file=str(path))
+    frame = pl.read_parquet(found)
+    check_columns(frame.columns, _MAP, where=found.name)
+    return frame
+
+
+def pairwise_scores(predicted: Any, truth: Any, *, person_col: str = "person_id",
+                    truth_col: str = "person_key") -> dict[str, float]:
+    """Pairwise precision and recall of a record → person assignment against a labelled one.
+
+    Both frames carry source, source_customer_id and their person column; records in both are scored.
+    A pair is two records in one person; precision = shared pairs / predicted pairs, recall = shared
+    pairs / true pairs (1.0 when there are none).
+
+    Examples
+    --------
+    >>> pred = pl.DataFrame({"source": ["a"] * 4, "source_customer_id": list("wxyz"), "person_id": [1, 1, 1, 2]})
+    >>> true = pl.DataFrame({"source": ["a"] * 4, "source_customer_id": list("wxyz"), "person_key": [1, 1, 2, 2]})
+    >>> pairwise_scores(pred, true)
+    {'precision': 0.3333333333333333, 'recall': 0.5, 'predicted_pairs': 3, 'true_pairs': 2}
+    """
+    left, right = _polars(predicted, "predicted"), _polars(truth, "truth")
+    check_columns(left.columns, [*_KEY, person_col], where="predicted")
+    check_columns(right.columns, [*_KEY, truth_col], where="truth")
+    both = left.select(*_KEY, pl.col(person_col).alias("p")).join(
+        right.select(*_KEY, pl.col(truth_col).alias("t")), on=_KEY)
+
+    def pairs(*cols: str) -> int:
+        sizes = both.group_by(*cols).len()["len"].cast(pl.Int64)
+        return int((sizes * (sizes - 1) // 2).sum())
+
+    shared, predicted_pairs, true_pairs = pairs("p", "t"), pairs("p"), pairs("t")
+    return {"precision": shared / predicted_pairs if predicted_pairs else 1.0,
+            "recall": shared / true_pairs if true_pairs else 1.0,
+            "predicted_pairs": predicted_pairs, "true_pairs": true_pairs}
