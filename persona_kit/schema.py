@@ -362,6 +362,8 @@ def validate(frame: Any, table: str, *, timezone: str = "Asia/Shanghai",
     _check_timezone("timezone", timezone)
     _check_timezone("source_timezone", source_timezone or timezone)
     spec = {name: col for name, col in TABLES[table].items() if name in frame.columns}
+    for name in spec:
+        _check_scalar(frame.get_column(name), file)
     if ROW not in frame.columns:
         frame = frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
     typed, parse_problems = _coerce(frame, spec, timezone, source_timezone or timezone, formats or {})
@@ -376,7 +378,8 @@ def validate(frame: Any, table: str, *, timezone: str = "Asia/Shanghai",
     bad_rows = first.get_column(ROW)
     source = frame if raw is None else raw
     record = (source.filter(pl.col(ROW).is_in(bad_rows.implode()))
-              .select(ROW, record=pl.struct(pl.exclude(ROW).cast(pl.String)).struct.json_encode()))
+              .select(ROW, record=pl.struct([_record_value(n, d) for n, d in source.schema.items() if n != ROW])
+                      .struct.json_encode()))
     quarantine = (first.join(record, on=ROW, how="left", maintain_order="left")
                   .select(pl.lit(table).alias("table"), pl.lit(file).alias("file"),
                           pl.col(ROW).alias("row"), "column", "reason", "message", "record"))
@@ -386,6 +389,27 @@ def validate(frame: Any, table: str, *, timezone: str = "Asia/Shanghai",
         valid = valid.with_columns(pl.lit(file).alias(SOURCE_FILE))
     valid = valid.rename({ROW: SOURCE_ROW}) if SOURCE_ROW not in frame.columns else valid.drop(ROW)
     return Validated(table, valid, quarantine)
+
+
+def _check_scalar(column: pl.Series, file: str) -> None:
+    """Raise :class:`InputError` for a list / struct column, or bytes that are not UTF-8 text."""
+    if column.dtype == pl.Binary:
+        try:
+            column.cast(pl.String)
+            return
+        except pl.exceptions.ComputeError:
+            pass
+    elif not column.dtype.is_nested():
+        return
+    raise InputError(f"holds {column.dtype} values, not text, numbers or dates; map another source column "
+                     "to it", file=file, column=column.name)
+
+
+def _record_value(name: str, dtype: pl.DataType) -> pl.Expr:
+    """A raw column as the quarantine's JSON record shows it: text, lists and structs as JSON, bytes as hex."""
+    if dtype.is_nested():
+        return pl.col(name)
+    return pl.col(name).bin.encode("hex") if dtype == pl.Binary else pl.col(name).cast(pl.String)
 
 
 def _coerce(frame: pl.DataFrame, spec: dict[str, Column], tz_out: str, tz_in: str,
