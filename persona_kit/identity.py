@@ -458,8 +458,9 @@ def _masked(frame: pl.DataFrame) -> pl.DataFrame:
     """Add ``id_masked``: phones keep head and last 4 digits, e-mails first letter and domain, other
     values only their first character."""
     kind = {"phone": "phone", "email": "email"}
-    parts = [part.with_columns(id_masked=mask_values(
-                 part["id_value"] if kind.get(t) else part["id_value"].str.slice(0, 6), kind.get(t, "name")))
+    parts = [part.with_columns(id_masked=mask_values(  # other values: a fixed length, so it hides their length
+                 part["id_value"] if kind.get(t) else part["id_value"].str.pad_end(6, "*").str.slice(0, 6),
+                 kind.get(t, "name")))
              for (t,), part in frame.group_by("id_type", maintain_order=True)]
     return pl.concat(parts) if parts else frame.with_columns(id_masked=pl.lit(None, pl.String))
 
