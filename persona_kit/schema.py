@@ -209,6 +209,7 @@ def load_map(path: str | Path) -> ColumnMap:
         if not isinstance(spec.get(key) or {}, dict):
             raise InputError(f"`{key}:` must be a mapping (name: value, one per line), got a "
                              f"{type(spec[key]).__name__}", file=where)
+    _check_shapes(spec, where)
     _check_timezone("timezone", spec.get("timezone", "Asia/Shanghai"), where=where)
     dayfirst = spec.get("dayfirst")
     if dayfirst is not None and not isinstance(dayfirst, bool):
@@ -254,6 +255,25 @@ def _with_dayfirst(formats: dict[str, tuple[str, ...]], canonical: dict[str, Col
     extra = tuple(date.format(sep) + clock for sep in "/.-" for clock in (" %H:%M:%S", " %H:%M", ""))
     return {**formats, **{c: formats.get(c, DEFAULT_FORMATS) + extra for c in mapped
                           if canonical[c].dtype in ("date", "datetime")}}
+
+
+def _check_shapes(spec: dict, where: str) -> None:
+    """Raise :class:`InputError` for a map value of the wrong shape (instead of a TypeError later)."""
+    if not isinstance(spec["file"], str) or not spec["file"].strip():
+        raise InputError(f"`file:` must be the path of one raw file, got {spec['file']!r}", file=where)
+    for column, mapping in (spec.get("values") or {}).items():
+        if not isinstance(mapping, dict):
+            raise InputError(f"`values: {column}:` must be a mapping (raw value: canonical value), got "
+                             f"{mapping!r}", file=where)
+    for column, patterns in (spec.get("formats") or {}).items():
+        if not (isinstance(patterns, str) or isinstance(patterns, list)
+                and all(isinstance(p, str) for p in patterns)):
+            raise InputError(f"`formats: {column}:` must be a strptime pattern or a list of them, got "
+                             f"{patterns!r}", file=where)
+    separator = spec.get("separator", ",")
+    if not isinstance(separator, str) or len(separator) != 1:
+        raise InputError(f"`separator:` must be one character (',', ';' or \"\\t\" for a tab), got "
+                         f"{separator!r}", file=where)
 
 
 def _check_timezone(name: str, value: object, *, where: str | None = None) -> None:
