@@ -26,6 +26,7 @@ missing required column) raise a one-line :class:`~persona_kit.errors.InputError
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -276,11 +277,20 @@ def _check_shapes(spec: dict, where: str) -> None:
                          f"{separator!r}", file=where)
 
 
+_ZONE_OFFSET = re.compile(r"(?i)(utc|gmt)?\s*[+-]\s*\d{1,2}(:?\d{2})?")
+_ZONE_ALIASES = {"beijing": "Asia/Shanghai", "asia/beijing": "Asia/Shanghai", "china": "Asia/Shanghai"}
+
+
 def _check_timezone(name: str, value: object, *, where: str | None = None) -> None:
     try:
         zoneinfo.ZoneInfo(str(value))
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        near = did_you_mean(str(value), zoneinfo.available_timezones())
+        text = str(value).strip()
+        if _ZONE_OFFSET.fullmatch(text) or (text.isalpha() and text.isupper() and len(text) <= 5):
+            # no near name for an offset or an abbreviation: 'UTC+8' -> 'UTC' would shift every timestamp
+            raise InputError(f"{name} {value!r} is not an IANA time zone; give a zone name, not an offset or "
+                             "an abbreviation (e.g. 'Asia/Shanghai' for China time, 'UTC')", file=where) from None
+        near = _ZONE_ALIASES.get(text.lower()) or did_you_mean(text, zoneinfo.available_timezones())
         raise InputError(f"{name} {value!r} is not an IANA time zone" + (f"; did you mean {near!r}?" if near
                          else " (e.g. 'Asia/Shanghai', 'Europe/London', 'UTC')"), file=where) from None
 
