@@ -15,14 +15,9 @@ How :func:`link` decides, in this order:
    nothing and is reported as a ``conflict`` — so a shared family iPad cannot merge two WeChat users,
    and which link wins depends on the order of ``priorities``. This is conservative: every identifier of
    a level that joins groups inside a conflicting component is dropped, not just one of them.
-3. **Stable ids.** Without a previous mapping a person's id is minted from a salted hash of its first
-   record (the smallest ``(source, source_key)``), so the same data gives the same ids in any row order.
-   With the previous run's ``record_map`` every person keeps the previous id that covers most of its
-   records, unless another person covers more of that id's records (ties: the smaller id). The
-   **survivor of a merge** is therefore the previous person with the most records in it; the others are
-   logged as ``merged`` into it. A previous person whose records now fall into several persons keeps its
-   id on the part with most of them; the other parts get new ids and are logged as ``split``. A new
-   person's minted id never reuses an id of the previous run (a counter is appended before hashing).
+3. **Stable ids.** A person's id is minted from a salted hash of its first record, so the same data gives
+   the same ids in any row order; given the previous run's ``record_map``, ids are kept and every merge
+   and split is logged, with the survivor rule of :mod:`persona_kit.identity_ids`.
 
 Privacy: the result's frames carry salted hashes only (``source_key`` for the source's customer id,
 ``id_hash`` for identifiers, masked display values for blocked identifiers). The raw keys and
@@ -45,7 +40,6 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import narwhals as nw
@@ -56,13 +50,15 @@ from scipy.sparse.csgraph import connected_components
 
 from persona_kit.clean import normalize_email, normalize_phone
 from persona_kit.errors import InputError, check_choice, check_columns, did_you_mean
+from persona_kit.identity_ids import CHANGES, assign_ids, previous_map, read_record_map
 from persona_kit.privacy import SALT_ENV, hash_value, mask_values, pseudonymize, resolve_salt
 from persona_kit.schema import ID_TYPES, PII_COLUMNS, identifiers_from
 
 __all__ = [
     "DEFAULT_PRIORITIES", "DEFAULT_EXCLUSIVE", "MAX_RECORDS_PER_IDENTIFIER", "TABLES", "STATUSES", "CHANGES",
     "FUZZY", "IdentityResult", "normalize_identifiers", "collect_identifiers", "record_keys", "unkeyed_rows",
-    "link", "explain", "pseudonymize_tables", "read_record_map", "pairwise_scores",
+    "link", "explain", "pseudonymize_tables", "read_record_map", "source_overlap", "identifier_summary",
+    "pairwise_scores",
 ]
 
 DEFAULT_PRIORITIES = ("wechat_unionid", "phone", "email", "member_id", "taobao_nick", "wechat_openid",
@@ -76,8 +72,6 @@ TABLES = ("customers", "orders", "events", "reviews", "campaigns", "products", "
 """Canonical tables the step reads; all but ``identifiers`` are written back pseudonymized."""
 STATUSES = ("linked", "single", "over_shared", "conflict", "not_used")
 """What became of an identifier: it joined records, sat on one record only, or was blocked / unused."""
-CHANGES = ("new", "added", "merged", "split", "removed")
-"""Kinds of change in the merge log between a previous run and this one."""
 FUZZY = "fuzzy"
 """The identifier type of pairs matched by :mod:`persona_kit.identity_fuzzy`; it links last."""
 
@@ -382,76 +376,9 @@ def link(identifiers: Any, *, records: Any = None, priorities: Sequence[str] = D
     ids = ids.with_columns(status=pl.when(pl.col("ident").is_in(list(rejected))).then(pl.lit("conflict"))
                            .otherwise(pl.col("status")))
     nodes = nodes.with_columns(component=labels[nodes["node"].to_numpy()])
-    prev = None if previous is None else _previous_map(previous)
-    nodes, merge_log = _assign_ids(nodes, prev, secret)
+    prev = None if previous is None else previous_map(previous)
+    nodes, merge_log = assign_ids(nodes, prev, secret)
     return _result(nodes, ids, merge_log, previous=prev is not None, salt=secret)
-
-
-def _previous_map(previous: Any) -> pl.DataFrame:
-    frame = _polars(previous, "previous")
-    check_columns(frame.columns, _MAP, where="previous record_map")
-    frame = frame.select(pl.col(_MAP).cast(pl.String))
-    if frame.select("source", "source_key").is_duplicated().any():
-        raise InputError("the previous record_map lists a record twice; pass the record_map artifact of one run")
-    return frame
-
-
-def _mint(frame: pl.DataFrame, column: str, salt: str) -> pl.DataFrame:
-    """``person_id`` = ``P`` + 16 hex digits of the salted hash of ``column``."""
-    minted = _hashed(frame.with_columns(pl.concat_str(pl.lit("person" + _SEP), column).alias("seed")),
-                     "seed", "minted", salt)
-    return minted.with_columns(person_id=pl.lit("P") + pl.col("minted").str.slice(2, 16)).drop("seed", "minted")
-
-
-def _assign_ids(nodes: pl.DataFrame, prev: pl.DataFrame | None, salt: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Give each component a person id (kept from ``prev`` where possible) and log the changes."""
-    comps = nodes.group_by("component").agg(first=pl.col("rk").min())
-    log_schema = {"change": pl.String, "person_id": pl.String, "previous_person_id": pl.String,
-                  "records": pl.UInt32}
-    if prev is None:
-        ids = _mint(comps, "first", salt).select("component", "person_id")
-        return nodes.join(ids, on="component").drop("component"), pl.DataFrame(schema=log_schema)
-    nodes = nodes.join(prev.rename({"person_id": "previous_person_id"}), on=["source", "source_key"], how="left")
-    if nodes["previous_person_id"].is_null().all() and prev.height and nodes.height:
-        raise InputError("the previous record_map shares no record with this data; it was made from other data "
-                         "or with another salt (the salt must stay the same for ids to be stable)")
-    overlap = (nodes.filter(pl.col("previous_person_id").is_not_null())
-               .group_by("component", "previous_person_id").agg(n=pl.len())
-               .join(comps, on="component").sort(["n", "previous_person_id", "first"], descending=[True, False, False]))
-    kept: dict[int, str] = {}
-    taken: set[str] = set()
-    for component, pid, _n, _first in overlap.iter_rows():
-        if component not in kept and pid not in taken:
-            kept[component] = pid
-            taken.add(pid)
-    fresh = _mint(comps.filter(~pl.col("component").is_in(list(kept))).sort("first"), "first", salt)
-    used = set(prev["person_id"].to_list()) | taken
-    assigned = dict(kept)
-    for component, first, pid in fresh.select("component", "first", "person_id").iter_rows():
-        attempt = 0
-        while pid in used:
-            attempt += 1
-            pid = _mint(pl.DataFrame({"s": [f"{first}#{attempt}"]}), "s", salt)["person_id"][0]
-        assigned[component] = pid
-        used.add(pid)
-    ids = pl.DataFrame({"component": list(assigned), "person_id": list(assigned.values()),
-                        "kept": [c in kept for c in assigned]}, schema_overrides={"component": nodes["component"].dtype})
-    nodes = nodes.join(ids, on="component")
-    moved = (nodes.group_by("person_id", "kept", "previous_person_id").agg(records=pl.len())
-             .filter(pl.col("previous_person_id").is_null() | (pl.col("previous_person_id") != pl.col("person_id"))))
-    removed = (prev.join(nodes.select("source", "source_key"), on=["source", "source_key"], how="anti")
-               .group_by("person_id").agg(records=pl.len()).select(
-                   pl.lit("removed").alias("change"),
-                   pl.when(pl.col("person_id").is_in(list(taken))).then(pl.col("person_id")).alias("person_id"),
-                   pl.col("person_id").alias("previous_person_id"), "records"))
-    change = (pl.when(pl.col("previous_person_id").is_null() & pl.col("kept")).then(pl.lit("added"))
-              .when(pl.col("previous_person_id").is_null()).then(pl.lit("new"))
-              .when(pl.col("previous_person_id").is_in(list(taken))).then(pl.lit("split"))
-              .otherwise(pl.lit("merged")))
-    log = pl.concat([moved.select(change.alias("change"), "person_id", "previous_person_id", "records"),
-                     removed]).cast(log_schema)
-    log = log.sort("change", "person_id", "previous_person_id", nulls_last=True)
-    return nodes.drop("component", "kept", "previous_person_id"), log
 
 
 def _masked(frame: pl.DataFrame) -> pl.DataFrame:
@@ -571,23 +498,29 @@ def pseudonymize_tables(tables: Mapping[str, Any], result: IdentityResult, *, sa
     return out
 
 
-def read_record_map(path: str | Path) -> pl.DataFrame:
-    """Read an earlier run's ``record_map``: the Parquet file, its step folder or its run folder.
+def source_overlap(result: IdentityResult) -> pl.DataFrame:
+    """For each pair of sources: persons seen in both, and their share of the first source's persons.
 
-    Raises
-    ------
-    InputError
-        If no record map is found there, or it lacks source, source_key, person_id.
+    Examples
+    --------
+    >>> ids = pl.DataFrame({"source": ["app", "pos", "app"], "source_customer_id": ["U1", "C1", "U2"],
+    ...                     "id_type": ["email"] * 3, "id_value": ["a@x.cn", "a@x.cn", "b@x.cn"]})
+    >>> source_overlap(link(ids, salt="doctest-salt")).rows()
+    [('app', 'app', 2, 1.0), ('app', 'pos', 1, 0.5), ('pos', 'app', 1, 1.0), ('pos', 'pos', 1, 1.0)]
     """
-    path = Path(path)
-    candidates = [path, path / "record_map.parquet", path / "03_identity" / "record_map.parquet"]
-    found = next((p for p in candidates if p.is_file()), None)
-    if found is None:
-        raise InputError("no record_map.parquet here; give the file, its 03_identity folder or the run folder "
-                         "of an earlier run", file=str(path))
-    frame = pl.read_parquet(found)
-    check_columns(frame.columns, _MAP, where=found.name)
-    return frame
+    seen = result.record_map.select("person_id", "source").unique()
+    pairs = seen.join(seen.rename({"source": "other_source"}), on="person_id")
+    counts = pairs.group_by("source", "other_source").agg(persons=pl.len())
+    totals = seen.group_by("source").agg(total=pl.len())
+    return (counts.join(totals, on="source").with_columns(share=pl.col("persons") / pl.col("total"))
+            .drop("total").sort("source", "other_source"))
+
+
+def identifier_summary(result: IdentityResult) -> pl.DataFrame:
+    """Distinct identifiers per type and :data:`STATUSES` value (id_type, status, identifiers, records)."""
+    return (result.identifiers.group_by("id_type", "status")
+            .agg(identifiers=pl.col("id_hash").n_unique(), records=pl.struct(_KEY).n_unique())
+            .sort(["identifiers", "id_type", "status"], descending=[True, False, False]))
 
 
 def pairwise_scores(predicted: Any, truth: Any, *, person_col: str = "person_id",
