@@ -138,7 +138,7 @@ def _read_text(path: Path, encoding: str, separator: str) -> pl.DataFrame:
     except pl.exceptions.ComputeError as err:
         row, fields, width = _first_ragged_row(text, path, encoding, separator)
         if row is None:
-            raise InputError(f"cannot read the file: {str(err).splitlines()[0]}", file=path.name) from err
+            return _read_records(text, path, encoding, separator)
         raise InputError(f"has {fields} fields where the header has {width}; fix the quoting or "
                          "separators on that line", file=path.name, row=row) from err
 
@@ -153,6 +153,23 @@ def _first_ragged_row(text: str | None, path: Path, encoding: str,
             if len(record) > width:
                 return number, len(record), width
     return None, 0, width
+
+
+def _read_records(text: str | None, path: Path, encoding: str, separator: str) -> pl.DataFrame:
+    """Read what polars refuses, a quote inside an unquoted field (``5" brush``, ``=HYPERLINK("…")``), as a
+    spreadsheet does; a quoted field that is never closed is an error naming its row."""
+    records: list[list[str]] = []
+    with _csv_field_limit(path), \
+            (io.StringIO(text) if text is not None else path.open(encoding=encoding, newline="")) as fh:
+        reader = csv.reader(fh, delimiter=separator, strict=True)
+        header = next(reader)
+        try:
+            records.extend(reader)
+        except csv.Error as err:
+            raise InputError(f"a quoted field is not closed properly ({err}); fix the quotes from this row on",
+                             file=path.name, row=len(records) + 2) from err
+    columns = {name: [r[i] if i < len(r) and r[i] != "" else None for r in records] for i, name in enumerate(header)}
+    return pl.DataFrame(columns, schema=dict.fromkeys(header, pl.String))
 
 
 @contextlib.contextmanager
