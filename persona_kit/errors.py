@@ -40,12 +40,18 @@ def did_you_mean(name: str, options: Iterable[str]) -> str | None:
     return close[0] if close else None
 
 
-def check_columns(available: Sequence[str], required: Iterable[str], *, where: str = "frame") -> None:
-    """Raise :class:`InputError` naming every missing column, with near-name suggestions."""
+def check_columns(available: Sequence[str], required: Iterable[str], *, where: str = "frame",
+                  candidates: Iterable[str] | None = None) -> None:
+    """Raise :class:`InputError` naming every missing column, with near-name suggestions.
+
+    ``candidates`` are the names a suggestion may offer (default: ``available``); leave out columns that are
+    already in use, so a renamed column is not matched to one that is mapped elsewhere.
+    """
     missing = [c for c in required if c not in available]
     if not missing:
         return
-    hints = [f"{near!r} for {m!r}" for m in missing if (near := did_you_mean(m, available))]
+    offer = list(available if candidates is None else candidates)
+    hints = [f"{near!r} for {m!r}" for m in missing if (near := did_you_mean(m, offer))]
     hint = f"; did you mean {', '.join(hints)}?" if hints else ""
     raise InputError(f"missing columns {missing}; available: {list(available)}{hint}", file=where)
 

@@ -314,7 +314,9 @@ def apply_map(raw: pl.DataFrame, cmap: ColumnMap) -> pl.DataFrame:
 
     The ``__row`` position column is kept. Unmapped raw columns are dropped.
     """
-    check_columns([c for c in raw.columns if c != ROW], list(cmap.columns), where=cmap.file.name)
+    available = [c for c in raw.columns if c != ROW]
+    check_columns(available, list(cmap.columns), where=cmap.file.name,
+                  candidates=[c for c in available if c not in cmap.columns])
     frame = raw.select([pl.col(src).alias(dst) for src, dsts in cmap.columns.items() for dst in dsts]
                        + [pl.col(ROW)])
     frame = frame.with_columns(
