@@ -112,16 +112,18 @@ class IdentityResult:
                 "blocked_identifiers": self.blocked, "merge_log": self.merge_log}
 
     def summary(self) -> dict[str, int]:
-        """Key numbers: records, persons, multi-record / multi-source persons, identifiers, blocked."""
+        """Key numbers: records, persons, multi-record / multi-source persons, identifiers, blocked ones,
+        and the merges, splits and new persons against a previous run."""
         persons = self.persons
         changes = self.merge_log["change"].value_counts()
         counts = dict(zip(changes["change"].to_list(), changes["count"].to_list(), strict=True))
         return {"records": self.record_map.height, "persons": persons.height,
                 "multi_record_persons": persons.filter(pl.col("n_records") > 1).height,
                 "multi_source_persons": persons.filter(pl.col("n_sources") > 1).height,
-                "identifiers": self.identifiers.filter(pl.col("id_type") != FUZZY).select("id_type", "id_value").n_unique(),
+                "distinct_identifiers": self.identifiers.filter(pl.col("id_type") != FUZZY)
+                .select("id_type", "id_value").n_unique(),
                 "blocked_identifiers": self.blocked.height,
-                "merged": counts.get("merged", 0), "split": counts.get("split", 0)}
+                "merges": counts.get("merged", 0), "splits": counts.get("split", 0), "new": counts.get("new", 0)}
 
 
 def _polars(frame: Any, where: str) -> pl.DataFrame:
@@ -517,7 +519,15 @@ def source_overlap(result: IdentityResult) -> pl.DataFrame:
 
 
 def identifier_summary(result: IdentityResult) -> pl.DataFrame:
-    """Distinct identifiers per type and :data:`STATUSES` value (id_type, status, identifiers, records)."""
+    """Distinct identifiers per type and :data:`STATUSES` value (id_type, status, identifiers, records).
+
+    Examples
+    --------
+    >>> ids = pl.DataFrame({"source": ["app", "pos", "app"], "source_customer_id": ["U1", "C1", "U1"],
+    ...                     "id_type": ["email", "email", "device_id"], "id_value": ["a@x.cn", "a@x.cn", "d1"]})
+    >>> identifier_summary(link(ids, salt="doctest-salt")).rows()
+    [('device_id', 'single', 1, 1), ('email', 'linked', 1, 2)]
+    """
     return (result.identifiers.group_by("id_type", "status")
             .agg(identifiers=pl.col("id_hash").n_unique(), records=pl.struct(_KEY).n_unique())
             .sort(["identifiers", "id_type", "status"], descending=[True, False, False]))

@@ -125,7 +125,11 @@ def fuzzy_match(customers: Any, *, labels: Any, columns: Sequence[str] = FUZZY_C
         raise InputError("fuzzy matching needs splink: pip install 'persona-kit[fuzzy]'") from err
     if not 0 < threshold < 1:
         raise InputError(f"threshold must be a match probability between 0 and 1, got {threshold!r}")
-    frame = nw.from_native(customers, eager_only=True).to_polars()
+    try:
+        frame = nw.from_native(customers, eager_only=True).to_polars()
+    except TypeError as err:
+        raise InputError("fuzzy matching needs the customers table (name, address, birth date) as a pandas or "
+                         f"polars DataFrame, got {type(customers).__name__}") from err
     check_columns(frame.columns, _KEY, where="customers")
     unknown = [c for c in columns if c not in FUZZY_COLUMNS]
     if unknown:

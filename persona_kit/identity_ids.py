@@ -124,7 +124,8 @@ def assign_ids(nodes: pl.DataFrame, prev: pl.DataFrame | None, salt: str) -> tup
         assigned[component] = pid
         used.add(pid)
     ids = pl.DataFrame({"component": list(assigned), "person_id": list(assigned.values()),
-                        "kept": [c in kept for c in assigned]}, schema_overrides={"component": nodes["component"].dtype})
+                        "kept": [c in kept for c in assigned]},
+                       schema_overrides={"component": nodes["component"].dtype, "person_id": pl.String, "kept": pl.Boolean})
     nodes = nodes.join(ids, on="component")
     moved = (nodes.group_by("person_id", "kept", "previous_person_id").agg(records=pl.len())
              .filter(pl.col("previous_person_id").is_null() | (pl.col("previous_person_id") != pl.col("person_id"))))
@@ -137,6 +138,6 @@ def assign_ids(nodes: pl.DataFrame, prev: pl.DataFrame | None, salt: str) -> tup
                    pl.lit("removed").alias("change"),
                    pl.when(pl.col("person_id").is_in(list(taken))).then(pl.col("person_id")).alias("person_id"),
                    pl.col("person_id").alias("previous_person_id"), "records"))
-    log = pl.concat([moved.select(change.alias("change"), "person_id", "previous_person_id", "records"),
-                     removed]).cast(_LOG).sort("change", "person_id", "previous_person_id", nulls_last=True)
+    log = pl.concat([moved.select(change.alias("change"), "person_id", "previous_person_id", "records").cast(_LOG),
+                     removed.cast(_LOG)]).sort("change", "person_id", "previous_person_id", nulls_last=True)
     return nodes.drop("component", "kept", "previous_person_id"), log

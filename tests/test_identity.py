@@ -161,6 +161,14 @@ def test_a_merge_keeps_the_larger_persons_id_and_a_split_keeps_the_larger_part()
     assert old["A"] in set(split.keys["person_id"])
 
 
+def test_no_identifiers_and_no_records_give_empty_typed_outputs():
+    empty = pl.DataFrame(schema=dict.fromkeys(["source", "source_customer_id", "id_type", "id_value"], pl.String))
+    result = identity.link(empty, salt=SALT)
+    again = identity.link(empty, previous=result.record_map, salt=SALT)
+    assert all(t.is_empty() for t in again.artifacts().values()) and again.summary()["persons"] == 0
+    assert again.merge_log.schema["person_id"] == pl.String
+
+
 def test_a_previous_map_from_another_salt_is_refused():
     before = identity.link(CHAIN, salt="first-salt-123")
     with pytest.raises(InputError, match=r"the previous record_map shares no record with this data; .*another salt"):
@@ -289,8 +297,11 @@ def test_fuzzy_matching_with_splink_on_a_small_frame():
     (lambda: identity_fuzzy.fuzzy_match(pl.DataFrame({"source": ["a"], "source_customer_id": ["b"], "name": ["c"]}),
                                         labels=None, columns=["nickname"]),
      r"fuzzy matching compares \['name', 'address', 'birth_date'\]; got \['nickname'\]"),
+    (lambda: identity_fuzzy.fuzzy_match(None, labels=None),
+     r"fuzzy matching needs the customers table \(name, address, birth date\) as a pandas or polars DataFrame, "
+     r"got NoneType"),
 ], ids=["columns", "priorities-str", "unknown-type", "repeated", "guard", "pairs", "not-a-frame", "no-keys",
-        "unknown-record", "no-fuzzy-columns", "threshold", "fuzzy-columns"])
+        "unknown-record", "no-fuzzy-columns", "threshold", "fuzzy-columns", "no-customers"])
 def test_errors_say_what_is_wrong_and_how_to_fix_it(call, message):
     with pytest.raises(InputError, match=message):
         call()
