@@ -68,8 +68,9 @@ DEFAULT_EXCLUSIVE = ("wechat_unionid",)
 """Identifier types a person holds at most one value of."""
 MAX_RECORDS_PER_IDENTIFIER = 10
 """An identifier on more records than this is over-shared and links nothing."""
-TABLES = ("customers", "orders", "events", "reviews", "campaigns", "products", "identifiers")
-"""Canonical tables the step reads; all but ``identifiers`` are written back pseudonymized."""
+TABLES = ("customers", "orders", "events", "reviews", "campaigns", "products", "non_product", "identifiers")
+"""Tables the step reads (``non_product``: order lines step 02 set aside); all but ``identifiers`` are
+written back pseudonymized, and every record key in any of them gets a person."""
 STATUSES = ("linked", "single", "over_shared", "conflict", "not_used")
 """What became of an identifier: it joined records, sat on one record only, or was blocked / unused."""
 FUZZY = "fuzzy"
@@ -260,6 +261,26 @@ def _conflicts(candidates: pl.DataFrame, before: np.ndarray, after: np.ndarray,
     return set(joining.filter((pl.col("parts") > 1) & pl.col("post").is_in(list(bad)))["ident"].to_list())
 
 
+def _link_levels(ids: pl.DataFrame, n: int, levels: Sequence[str],
+                 exclusive: Collection[str]) -> tuple[np.ndarray, set[int]]:
+    """Component label per node after linking level by level, and the identifiers dropped as conflicts."""
+    exclusive_values = ids.filter(pl.col("id_type").is_in(list(exclusive)) & (pl.col("status") != "over_shared"))
+    exclusive_values = exclusive_values.select("node", "id_type", "id_value")
+    accepted = pl.DataFrame(schema={"node": pl.UInt32, "anchor": pl.UInt32})
+    labels, rejected = np.arange(n), set()
+    for level in levels:
+        cand = ids.filter((pl.col("id_type") == level) & (pl.col("status") == "linked")).select("ident", "node")
+        if cand.is_empty():
+            continue
+        edges = cand.with_columns(anchor=pl.col("node").min().over("ident"))
+        after = _components(n, pl.concat([accepted, edges.select("node", "anchor")]))
+        dropped = _conflicts(cand, labels, after, exclusive_values)
+        rejected |= dropped
+        accepted = pl.concat([accepted, edges.filter(~pl.col("ident").is_in(list(dropped))).select("node", "anchor")])
+        labels = _components(n, accepted) if dropped else after
+    return labels, rejected
+
+
 def _limit(max_records: int | Mapping[str, int]) -> pl.Expr:
     if isinstance(max_records, Mapping):
         expr = pl.lit(MAX_RECORDS_PER_IDENTIFIER)
@@ -273,7 +294,7 @@ def _check_options(priorities: Sequence[str], exclusive: Collection[str],
                    max_records: int | Mapping[str, int]) -> None:
     if isinstance(priorities, str) or not priorities:
         raise InputError(f"priorities must be a non-empty list of identifier types, strongest first; got {priorities!r}")
-    for id_type in [*priorities, *exclusive]:
+    for id_type in [*priorities, *exclusive, *(max_records if isinstance(max_records, Mapping) else [])]:
         check_choice("identifier type", id_type, ID_TYPES)
     repeated = sorted({p for p in priorities if list(priorities).count(p) > 1})
     if repeated:
@@ -341,6 +362,7 @@ def link(identifiers: Any, *, records: Any = None, priorities: Sequence[str] = D
     check_columns(ids.columns, _IDS, where="identifiers")
     _check_options(priorities, exclusive, max_records_per_identifier)
     secret = resolve_salt(salt, env=salt_env)
+    prev = None if previous is None else previous_map(previous)
     ids = ids.select(pl.col(_IDS).cast(pl.String)).filter(_present("source_customer_id") & _present("id_value"))
     if pairs is not None:
         ids = pl.concat([ids, _pair_identifiers(pairs)])
@@ -360,26 +382,10 @@ def link(identifiers: Any, *, records: Any = None, priorities: Sequence[str] = D
         status=pl.when(~pl.col("id_type").is_in([*priorities, FUZZY])).then(pl.lit("not_used"))
         .when(pl.col("records") > _limit(max_records_per_identifier)).then(pl.lit("over_shared"))
         .when(pl.col("records") < 2).then(pl.lit("single")).otherwise(pl.lit("linked")))
-    n = nodes.height
-    exclusive_values = ids.filter(pl.col("id_type").is_in(list(exclusive)) & (pl.col("status") != "over_shared"))
-    exclusive_values = exclusive_values.select("node", "id_type", "id_value")
-    accepted = pl.DataFrame(schema={"node": pl.UInt32, "anchor": pl.UInt32})
-    labels, rejected = np.arange(n), set()
-    for level in [*priorities, FUZZY]:
-        cand = ids.filter((pl.col("id_type") == level) & (pl.col("status") == "linked")).select("ident", "node")
-        if cand.is_empty():
-            continue
-        edges = cand.with_columns(anchor=pl.col("node").min().over("ident"))
-        after = _components(n, pl.concat([accepted, edges.select("node", "anchor")]))
-        dropped = _conflicts(cand, labels, after, exclusive_values)
-        rejected |= dropped
-        accepted = pl.concat([accepted, edges.filter(~pl.col("ident").is_in(list(dropped))).select("node", "anchor")])
-        labels = _components(n, accepted) if dropped else after
+    labels, rejected = _link_levels(ids, nodes.height, [*priorities, FUZZY], exclusive)
     ids = ids.with_columns(status=pl.when(pl.col("ident").is_in(list(rejected))).then(pl.lit("conflict"))
                            .otherwise(pl.col("status")))
-    nodes = nodes.with_columns(component=labels[nodes["node"].to_numpy()])
-    prev = None if previous is None else previous_map(previous)
-    nodes, merge_log = assign_ids(nodes, prev, secret)
+    nodes, merge_log = assign_ids(nodes.with_columns(component=labels[nodes["node"].to_numpy()]), prev, secret)
     return _result(nodes, ids, merge_log, previous=prev is not None, salt=secret)
 
 
