@@ -492,6 +492,8 @@ def test_sample_outputs_for_the_identity_step(sample):
     assert phones.str.contains(r"^\+861[3-9]\d{9}$").all()
     emails = identifiers.filter(pl.col("id_type") == "email")["id_value"]
     assert (emails == emails.str.strip_chars().str.to_lowercase()).all()
+    repeats = result.quarantine.filter((pl.col("source") == "tmall") & (pl.col("table") == "customers"))
+    assert set(repeats["reason"]) == {"repeated_record"} and repeats.height == 20_386 - tmall.height
     assert clean.accounting_summary(result.accounting)["balanced"].all()
     assert result.accounting.filter(pl.col("outcome") == "in")["rows"].sum() == loaded.accounting["rows_in"].sum()
     rules = set(result.changes["rule"])

@@ -26,7 +26,7 @@ customers actually kept: each cancellation taken off the purchase it cancels).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import polars as pl
@@ -52,11 +52,15 @@ from persona_kit.clean.standardize import (
     standardization_changes,
     standardize,
 )
+from persona_kit.privacy import mask_values
 from persona_kit.schema import (
     ID_TYPES,
+    PII_COLUMNS,
     QUARANTINE_COLUMNS,
     SOURCE_FILE,
     SOURCE_ROW,
+    TABLES,
+    ColumnMap,
     LoadedSources,
     identifiers_from,
 )
@@ -66,6 +70,7 @@ __all__ = [
     "normalize_phone", "normalize_email", "standardize", "standardization_changes", "date_changes",
     "mark_duplicates", "dedupe_orders", "split_non_product", "net_cancellations", "flag_outliers",
     "reference_purchases", "netted_purchases", "row_accounting", "accounting_summary", "clean",
+    "sources_from_artifacts", "masked_changes", "spend_views", "outlier_summary",
 ]
 
 REASONS = {
@@ -155,8 +160,10 @@ class CleanResult:
                 "quarantined": totals["rows_quarantined"], "separated": totals["rows_separated"],
                 "duplicates": reasons.get("exact_duplicate", 0) + reasons.get("near_duplicate", 0),
                 "repeated_records": reasons.get("repeated_record", 0),
-                "netted_lines": count["netted"], "outliers": count["outlier"], "zero_amount": count["zero_amount"],
-                "identifiers": self.tables["identifiers"].height if "identifiers" in self.tables else 0}
+                "negative_amounts": reasons.get("negative_amount", 0),
+                "netted_lines": count["netted"], "outliers": count["outlier"],
+                "zero_amount_lines": count["zero_amount"],
+                "identifier_rows": self.tables["identifiers"].height if "identifiers" in self.tables else 0}
 
 
 def _to_quarantine(loaded: pl.DataFrame, table: str, reason: pl.Expr, message: pl.Expr,
@@ -181,12 +188,15 @@ def _routed(frame: pl.DataFrame, std: pl.DataFrame, table: str, *, country_code:
     if table == "orders" and {"amount", "quantity", "unit_price"} <= set(std.columns):
         bad = (std.get_column("amount") < 0) & (std.get_column("quantity") > 0) & (std.get_column("unit_price") > 0)
         reason = pl.select(pl.when(bad.fill_null(False)).then(pl.lit("negative_amount")).otherwise(reason)).to_series()
-    if table == "customers":
-        key = ["source", "source_customer_id", *[c for c in ID_TYPES if c in std.columns]]
-        first = std.with_row_index(_I).select(pl.col(_I).min().over(key) != pl.col(_I)).to_series()
-        reason = pl.select(pl.when(reason.is_null() & first).then(pl.lit("repeated_record"))
-                           .otherwise(reason)).to_series()
     of = marks.get_column("duplicate_of")
+    if table == "customers":  # copies of a customer record, exact or not, are one repeated record
+        key = ["source", "source_customer_id", *[c for c in ID_TYPES if c in std.columns]]
+        first = std.with_row_index(_I).select(pl.col(SOURCE_ROW), kept=pl.col(_I).min().over(key)).select(
+            of=pl.col(SOURCE_ROW).gather(pl.col("kept")),
+            repeated=pl.col("kept") != pl.int_range(pl.len(), dtype=pl.UInt32))
+        repeated = first.get_column("repeated") | reason.is_not_null()
+        reason = pl.select(pl.when(repeated).then(pl.lit("repeated_record")).otherwise(reason)).to_series()
+        of = pl.select(pl.when(repeated).then(first.get_column("of"))).to_series()
     tagged = frame.with_columns(
         reason=reason, column=pl.when(reason == "negative_amount").then(pl.lit("amount")),
         message=reason.replace_strict(REASONS, default=None, return_dtype=pl.String)
@@ -280,3 +290,48 @@ def _normalized_identifiers(identifiers: pl.DataFrame, country_code: str) -> pl.
         id_value=pl.when(pl.col("id_type") == "phone").then(normalize_phone(value, country_code=country_code))
         .when(pl.col("id_type") == "email").then(normalize_email(value)).otherwise(value)
     ).filter(pl.col("id_value").is_not_null())
+
+
+# --- for the report ----------------------------------------------------------------------------------------
+
+def sources_from_artifacts(load: Callable[[str], pl.DataFrame], maps: Iterable[ColumnMap]) -> LoadedSources:
+    """Step 01's :class:`LoadedSources` rebuilt from its artifacts.
+
+    ``load(name)`` reads one artifact of step 01 (``lambda name: ctx.load("01_data_quality", name)``);
+    of ``maps``, those step 01's accounting names are kept (they tell which files numbered their lines).
+    """
+    accounting = load("accounting")
+    used = set(accounting.get_column("map"))
+    return LoadedSources({t: load(t) for t in TABLES if t in set(accounting.get_column("table"))},
+                         load("quarantine"), accounting, [m for m in maps if m.path.name in used])
+
+
+def masked_changes(changes: pl.DataFrame) -> pl.DataFrame:
+    """``changes`` with the examples of PII columns masked (:func:`persona_kit.privacy.mask_values`)."""
+    rows = []
+    for row in changes.iter_rows(named=True):
+        if row["column"] in PII_COLUMNS:
+            kind = row["column"] if row["column"] in ("phone", "email") else "name"
+            row["before"], row["after"] = mask_values(pl.Series([row["before"], row["after"]], dtype=pl.String),
+                                                      kind).to_list()
+        rows.append(row)
+    return pl.DataFrame(rows, schema=changes.schema)
+
+
+def spend_views(orders: pl.DataFrame) -> pl.DataFrame:
+    """Spend per source under the two views: ``reference`` (:func:`reference_purchases`) and ``netted``
+    (:func:`netted_purchases`); columns ``source, view, lines, spend``."""
+    views = {"reference": reference_purchases(orders), "netted": netted_purchases(orders)}
+    return pl.concat([frame.group_by("source").agg(lines=pl.len(), spend=pl.col("amount").sum().round(2))
+                      .with_columns(view=pl.lit(view)) for view, frame in views.items()]) \
+        .select("source", "view", "lines", "spend").sort("source", "view", descending=[False, True])
+
+
+def outlier_summary(orders: pl.DataFrame, *, by: str | None = "category") -> pl.DataFrame:
+    """Per ``by`` group: lines scored by :func:`flag_outliers`, outliers, their share and the median amount."""
+    key = by if by and by in orders.columns else "group"
+    frame = orders if key == by else orders.with_columns(group=pl.lit("-"))
+    return (frame.filter(pl.col("outlier_score").is_not_null()).group_by(key)
+            .agg(scored=pl.len(), outliers=pl.col("outlier").sum(), median_amount=pl.col("amount").median())
+            .with_columns(share=pl.col("outliers") / pl.col("scored"))
+            .sort("outliers", "scored", key, descending=[True, True, False]))
