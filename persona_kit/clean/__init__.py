@@ -92,6 +92,15 @@ def row_accounting(rows_in: pl.DataFrame, tables: Mapping[str, pl.DataFrame], qu
     rows_in``). Outcomes (:data:`OUTCOMES`): ``in`` (raw rows), ``clean``, ``quarantined`` (step 01's
     validation reasons and this step's), ``separated`` (non-product lines). For every source, table and
     file, ``in = clean + quarantined + separated`` (see :func:`accounting_summary`).
+
+    Examples
+    --------
+    >>> rows_in = pl.DataFrame({"source": ["pos"], "table": ["orders"], "file": ["o.csv"], "rows_in": [3]})
+    >>> kept = pl.DataFrame({"source": ["pos", "pos"], "source_file": ["o.csv"] * 2, "source_row": [2, 4]})
+    >>> quarantine = pl.DataFrame({"source": ["pos"], "table": ["orders"], "file": ["o.csv"], "row": [3],
+    ...                            "reason": ["exact_duplicate"]})
+    >>> row_accounting(rows_in, {"orders": kept}, quarantine, pl.DataFrame()).select("outcome", "rows").rows()
+    [('in', 3), ('clean', 2), ('quarantined', 1)]
     """
     schema = {"source": pl.String, "table": pl.String, "file": pl.String, "outcome": pl.String,
               "reason": pl.String, "rows": pl.Int64}
@@ -227,6 +236,13 @@ def clean(loaded: LoadedSources, *, country_code: str = "86", money_factors: Map
     dates
         Add :func:`date_changes` (reads the raw files again) to ``changes``.
 
+    Examples
+    --------
+    >>> result = clean(schema.load_sources("data/sample/maps"))  # doctest: +SKIP
+    >>> accounting_summary(result.accounting)["balanced"].all()  # doctest: +SKIP
+    True
+    >>> netted_purchases(result.tables["orders"])  # spend customers kept  # doctest: +SKIP
+
     Notes
     -----
     Duplicates are found per table by :func:`mark_duplicates`, ignoring file positions; an order's
@@ -307,7 +323,13 @@ def sources_from_artifacts(load: Callable[[str], pl.DataFrame], maps: Iterable[C
 
 
 def masked_changes(changes: pl.DataFrame) -> pl.DataFrame:
-    """``changes`` with the examples of PII columns masked (:func:`persona_kit.privacy.mask_values`)."""
+    """``changes`` with the examples of PII columns masked (:func:`persona_kit.privacy.mask_values`).
+
+    >>> c = pl.DataFrame({"column": ["phone", "city"], "before": ["138 0013 8000", " 上海"],
+    ...                   "after": ["+8613800138000", "上海"]})
+    >>> masked_changes(c).rows()
+    [('phone', '138 0****8000', '+86138****8000'), ('city', ' 上海', '上海')]
+    """
     rows = []
     for row in changes.iter_rows(named=True):
         if row["column"] in PII_COLUMNS:
@@ -320,15 +342,33 @@ def masked_changes(changes: pl.DataFrame) -> pl.DataFrame:
 
 def spend_views(orders: pl.DataFrame) -> pl.DataFrame:
     """Spend per source under the two views: ``reference`` (:func:`reference_purchases`) and ``netted``
-    (:func:`netted_purchases`); columns ``source, view, lines, spend``."""
+    (:func:`netted_purchases`); columns ``source, view, lines, spend``.
+
+    >>> import datetime as dt
+    >>> o = net_cancellations(pl.DataFrame({
+    ...     "source": "uk", "source_customer_id": "1", "product_id": "p", "unit_price": 2.0,
+    ...     "order_ts": [dt.datetime(2011, 1, 1), dt.datetime(2011, 1, 2)], "status": ["paid", "cancelled"],
+    ...     "quantity": [5.0, -5.0], "amount": [10.0, -10.0]}))
+    >>> spend_views(o).rows()  # cancelled in full: no netted spend
+    [('uk', 'reference', 1, 10.0), ('uk', 'netted', 0, 0.0)]
+    """
     views = {"reference": reference_purchases(orders), "netted": netted_purchases(orders)}
-    return pl.concat([frame.group_by("source").agg(lines=pl.len(), spend=pl.col("amount").sum().round(2))
-                      .with_columns(view=pl.lit(view)) for view, frame in views.items()]) \
-        .select("source", "view", "lines", "spend").sort("source", "view", descending=[False, True])
+    sums = pl.concat([frame.group_by("source").agg(lines=pl.len(), spend=pl.col("amount").sum().round(2))
+                      .with_columns(view=pl.lit(view)) for view, frame in views.items()])
+    every = orders.select(pl.col("source").unique()).join(pl.DataFrame({"view": list(views)}), how="cross")
+    return (every.join(sums, on=["source", "view"], how="left")
+            .with_columns(pl.col("lines").fill_null(0).cast(pl.Int64), pl.col("spend").fill_null(0.0))
+            .select("source", "view", "lines", "spend").sort("source", "view", descending=[False, True]))
 
 
 def outlier_summary(orders: pl.DataFrame, *, by: str | None = "category") -> pl.DataFrame:
-    """Per ``by`` group: lines scored by :func:`flag_outliers`, outliers, their share and the median amount."""
+    """Per ``by`` group: lines scored by :func:`flag_outliers`, outliers, their share and the median amount.
+
+    >>> o = flag_outliers(pl.DataFrame({"category": ["a"] * 5, "amount": [10.0, 12.0, 11.0, 9.0, 900.0]}),
+    ...                   min_group=5)
+    >>> outlier_summary(o).rows()
+    [('a', 5, 1, 11.0, 0.2)]
+    """
     key = by if by and by in orders.columns else "group"
     frame = orders if key == by else orders.with_columns(group=pl.lit("-"))
     return (frame.filter(pl.col("outlier_score").is_not_null()).group_by(key)

@@ -59,7 +59,7 @@ def split_non_product(orders: Any, *, codes: Iterable[str] = NON_PRODUCT_CODES,
     return back(marked.filter(pl.col("reason").is_null()).drop("reason")), back(separated)
 
 
-def _reversals(frame: pl.DataFrame, statuses: Sequence[str]) -> tuple[pl.Expr, pl.Expr]:
+def _reversals(statuses: Sequence[str]) -> tuple[pl.Expr, pl.Expr]:
     cancelled = pl.col("status").is_in(list(statuses))
     return cancelled & (pl.col("quantity") < 0), cancelled & (pl.col("quantity") >= 0)
 
@@ -88,7 +88,7 @@ def net_cancellations(orders: Any, *, by: Sequence[str] = ("source", "source_cus
     """
     polars, back = _polars(orders)
     check_columns(polars.columns, [*by, "order_ts", "status", "quantity", "amount"], where="orders")
-    reversal, void = _reversals(polars, statuses)
+    reversal, void = _reversals(statuses)
     order = ["order_ts"] + [c for c in ("order_id", "line_no") if c in polars.columns]
     frame = polars.with_row_index(_I).with_columns(rev=reversal.fill_null(False), void=void.fill_null(False),
                                                    paid=(pl.col("status") == "paid") & (pl.col("quantity") > 0))
