@@ -94,6 +94,7 @@ def _mask_one(value: str | None, kind: str) -> str | None:
         local, _, domain = text.partition("@")
         return f"{local[:1]}***@{domain}"
     if kind == "phone":
+        text = re.sub(r"[\s\-().]", "", text)  # mask the digits, not the spacing: '138 0013 8000'
         return text[:-8] + "****" + text[-4:] if len(text) > 8 else "*" * len(text)
     if kind == "hash":
         return text[:8] + "…"

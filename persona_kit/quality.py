@@ -90,19 +90,22 @@ def missing_values(tables: dict[str, pl.DataFrame], *,
     return pl.concat(parts).sort("table", "source", "column") if parts else pl.DataFrame()
 
 
-def duplicates(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
+def duplicates(tables: dict[str, pl.DataFrame], *, numbered_by_loader: set[str] | None = None) -> pl.DataFrame:
     """Exact duplicate rows and repeated keys (:data:`TABLE_KEYS`) per table and source.
 
-    ``exact_duplicates`` counts the extra copies of identical rows, ignoring the raw file position and the
-    order-line number (a line exported twice gets two numbers when the loader numbers the lines);
-    ``duplicate_keys`` counts extra rows sharing a key, identical or not.
+    ``exact_duplicates`` counts the extra copies of identical rows, ignoring the raw file position and,
+    for the sources in ``numbered_by_loader`` (``LoadedSources.numbered_by_loader``; default: every
+    source), the order-line number — a line exported twice gets two numbers when the loader numbers the
+    lines. ``duplicate_keys`` counts extra rows sharing a key, identical or not.
     """
     rows = []
     for table, frame in tables.items():
         frame = _by_source(frame)
-        content = [c for c in frame.columns if c not in (*_LINEAGE, "line_no")]
         keys = [k for k in TABLE_KEYS[table] if k in frame.columns]
         for (source,), part in frame.group_by("source", maintain_order=True):
+            loader_numbered = numbered_by_loader is None or source in numbered_by_loader
+            content = [c for c in frame.columns
+                       if c not in _LINEAGE and not (c == "line_no" and loader_numbered)]
             rows.append({"table": table, "source": source, "rows": part.height,
                          "exact_duplicates": part.height - part.select(content).unique().height,
                          "duplicate_keys": part.height - part.select(keys).unique().height if keys else 0})
@@ -166,7 +169,7 @@ def findings(loaded: LoadedSources, *, missing_threshold: float = 0.2) -> list[d
         for r in missing.filter(pl.col("share") > missing_threshold).iter_rows(named=True):
             found.append({"kind": "mostly_missing", "table": r["table"], "source": r["source"],
                           "column": r["column"], "rows": r["missing"], "share": r["share"]})
-    dupes = duplicates(loaded.tables)
+    dupes = duplicates(loaded.tables, numbered_by_loader=loaded.numbered_by_loader)
     if not dupes.is_empty():
         for r in dupes.filter(pl.col("exact_duplicates") > 0).iter_rows(named=True):
             found.append({"kind": "duplicates", "table": r["table"], "source": r["source"], "column": None,

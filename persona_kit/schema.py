@@ -591,6 +591,11 @@ class LoadedSources:
     maps: list[ColumnMap]
 
     @property
+    def numbered_by_loader(self) -> set[str]:
+        """Sources whose order lines the loader numbered (their export has no line number)."""
+        return {m.source for m in self.maps if m.table == "orders" and "line_no" not in m.targets}
+
+    @property
     def provided(self) -> dict[tuple[str, str], set[str]]:
         """The canonical columns each ``(source, table)`` fills; the rest are empty by construction."""
         out: dict[tuple[str, str], set[str]] = {}

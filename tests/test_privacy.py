@@ -50,6 +50,8 @@ def test_masking_keeps_only_what_a_reader_needs():
     values = pl.Series(["+8613800138000", "Ada.Lovelace@Example.com", "张小明", None, "h_745fecc5059c9de81e99"])
     assert privacy.mask_values(values).to_list()[:4] == ["+86138****8000", "A***@Example.com", "张**", None]
     assert privacy.mask_values(values[4:], "hash").to_list() == ["h_745fec…"]
+    spaced = privacy.mask_values(pl.Series(["138 0013 8000", "+86-138-0013-8000"]), "phone").to_list()
+    assert spaced == ["138****8000", "+86138****8000"]  # never more than the first 3 and last 4 digits
     with pytest.raises(InputError, match=r"kind must be one of .*got 'ssn'"):
         privacy.mask_values(values, "ssn")
 

@@ -111,3 +111,24 @@ def test_missing_values_only_count_columns_a_source_provides():
     limited = quality.missing_values(tables, provided=provided)
     assert limited.filter(pl.col("missing") > 0).select("source", "column").sort("source").rows() == [
         ("app", "email"), ("pos", "email")]
+
+
+def test_explicit_line_numbers_count_in_exact_duplicates(orders):
+    # the same item twice on one receipt, as two numbered lines, is not a duplicate export
+    dupes = quality.duplicates({"orders": orders}, numbered_by_loader=set())
+    assert dupes.filter(pl.col("source") == "a")["exact_duplicates"].item() == 0
+    dupes = quality.duplicates({"orders": orders}, numbered_by_loader={"a"})
+    assert dupes.filter(pl.col("source") == "a")["exact_duplicates"].item() == 1
+
+
+def test_sample_duplicates_match_the_planted_ones():
+    import csv
+    loaded = load_sources(ROOT / "data/sample/maps")
+    dupes = quality.duplicates(loaded.tables, numbered_by_loader=loaded.numbered_by_loader)
+    found = {r["source"]: r["exact_duplicates"] for r in dupes.filter(pl.col("table") == "orders").iter_rows(named=True)}
+    with open(ROOT / "data/sample/truth/dirty_rows.csv", encoding="utf-8") as fh:
+        planted = [r for r in csv.DictReader(fh) if r["kind"] == "exact_duplicate"]
+    by_file = {}
+    for r in planted:
+        by_file[r["file"]] = by_file.get(r["file"], 0) + 1
+    assert found["pos"] == by_file["pos_orders.csv"] == 8
