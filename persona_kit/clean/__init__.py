@@ -328,7 +328,7 @@ def masked_changes(changes: pl.DataFrame) -> pl.DataFrame:
     >>> c = pl.DataFrame({"column": ["phone", "city"], "before": ["138 0013 8000", " 上海"],
     ...                   "after": ["+8613800138000", "上海"]})
     >>> masked_changes(c).rows()
-    [('phone', '138 0****8000', '+86138****8000'), ('city', ' 上海', '上海')]
+    [('phone', '138****8000', '+86138****8000'), ('city', ' 上海', '上海')]
     """
     rows = []
     for row in changes.iter_rows(named=True):
