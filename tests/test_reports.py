@@ -92,12 +92,17 @@ def test_same_parameters_give_identical_artifacts(sample_run):
     assert {p.relative_to(again): sha256_file(p) for p in sorted(again.rglob("*.parquet"))} == hashes
 
 
-def test_data_quality_runs_on_online_retail_through_its_params_file():
+def test_every_step_runs_on_online_retail_through_its_params_file():
     params = ROOT / "notebooks/params/online_retail.yaml"
     if not (ROOT.parent / "shared/datasets/online_retail/online_retail.parquet").is_file():
         pytest.skip("../shared/datasets/online_retail is not here")
-    record = pipeline.run(params, only=["01"], run_name="pytest_online_retail", root=ROOT, progress=False)
-    step = record["steps"][0]
-    assert step["status"] == "ok", step["error"]
-    assert (step["summary"]["rows_in"], step["summary"]["rows_valid"]) == (541_909, 541_907)
-    assert step["summary"]["exact_duplicates"] == 5_268
+    record = pipeline.run(params, run_name="pytest_online_retail", root=ROOT, progress=False)
+    assert [s["status"] for s in record["steps"]] == ["ok"] * len(record["steps"]), \
+        [s["error"] for s in record["steps"]]
+    summary = {s["step"]: s["summary"] for s in record["steps"]}
+    assert (summary["01_data_quality"]["rows_in"], summary["01_data_quality"]["rows_valid"]) == (541_909, 541_907)
+    assert summary["01_data_quality"]["exact_duplicates"] == 5_268
+    cleaned = summary["02_clean"]
+    assert cleaned["rows_in"] == cleaned["rows_clean"] + cleaned["quarantined"] + cleaned["separated"] == 541_909
+    assert cleaned["duplicates"] == 5_268
+    assert (summary["03_identity"]["records"], summary["03_identity"]["persons"]) == (4_372, 4_372)
