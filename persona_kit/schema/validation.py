@@ -1,126 +1,23 @@
-"""Canonical tables, YAML column maps from a user's export to them, and validation into a quarantine.
-
-A *column map* is a small YAML file per (raw file, canonical table)::
-
-    source: tmall                  # source system; fills the canonical `source` column
-    table: orders                  # canonical table this file feeds
-    file: ../raw/tmall_orders.csv  # path relative to the map file
-    encoding: auto                 # auto | utf-8 | utf-8-sig | gb18030
-    timezone: Asia/Shanghai        # zone of naive timestamps in the file
-    columns:                       # source column -> canonical column (or a list of them)
-      订单编号: order_id
-      买家会员名: source_customer_id
-    values:                        # optional recoding of values, per canonical column; a key
-      status: {交易成功: paid, 交易关闭: cancelled}   # "re:<pattern>" matches by regex, first match wins
-    constants:                     # optional canonical columns with one fixed value
-      channel: tmall
-    formats:                       # optional strptime formats per timestamp/date column, tried in order
-      order_ts: ["%Y-%m-%d %H:%M:%S"]
-    dayfirst: true                 # optional: read 05/01/2024 (also 05.01.2024, 05-01-2024) as 5 January;
-                                   # false reads it month first; absent, such dates are not accepted
-
-Validation never fails a run for a bad row: each row either passes, typed, into the canonical table or
-goes to the quarantine with a reason code and a sentence. Whole-file problems (unreadable, empty,
-missing required column) raise a one-line :class:`~persona_kit.errors.InputError`.
-"""
+"""Validation: type a mapped frame and split its rows into valid and quarantined; load every source."""
 
 from __future__ import annotations
 
-import re
-import zoneinfo
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import narwhals as nw
 import pandera.polars as pa
 import polars as pl
-import yaml
 
-from persona_kit.errors import InputError, check_choice, check_columns, did_you_mean
-from persona_kit.io import ENCODINGS, ROW, read_raw
+from persona_kit.errors import InputError, check_choice
+from persona_kit.io import ROW, read_raw
+from persona_kit.schema.maps import DEFAULT_FORMATS, ColumnMap, _check_timezone, apply_map, load_maps
+from persona_kit.schema.tables import SOURCE_FILE, SOURCE_ROW, TABLES, Column
 
-__all__ = [
-    "Column", "TABLES", "PII_COLUMNS", "ID_TYPES", "EVENT_TYPES", "ORDER_STATUSES", "REASONS",
-    "ColumnMap", "Validated", "LoadedSources", "load_map", "load_maps", "apply_map", "validate",
-    "load_frame", "load_sources", "identifiers_from", "QUARANTINE_COLUMNS",
-]
-
-EVENT_TYPES = ("exposure", "view", "click", "search", "fav", "cart", "buy", "share", "review")
-ORDER_STATUSES = ("paid", "cancelled", "refunded")
-ID_TYPES = ("phone", "email", "member_id", "device_id", "wechat_openid", "wechat_unionid", "taobao_nick")
-
-
-@dataclass(frozen=True)
-class Column:
-    """One canonical column: its type, whether a row needs it, and what values it may take.
-
-    ``dtype`` is one of ``str``, ``int``, ``float``, ``bool``, ``date``, ``datetime``.
-    """
-
-    name: str
-    dtype: str = "str"
-    required: bool = False
-    pii: bool = False
-    choices: tuple[str, ...] = ()
-    min_value: float | None = None
-    max_value: float | None = None
-
-
-def _cols(*columns: Column) -> dict[str, Column]:
-    return {c.name: c for c in columns}
-
-
-_SOURCE_KEY = (Column("source", required=True), Column("source_customer_id", required=True))
-
-TABLES: dict[str, dict[str, Column]] = {
-    "customers": _cols(
-        *_SOURCE_KEY,
-        Column("name", pii=True), Column("gender", choices=("female", "male", "unknown")),
-        Column("birth_date", "date"), Column("city"), Column("province"), Column("country"),
-        Column("address", pii=True), Column("register_ts", "datetime"), Column("member_level"),
-        Column("consent_marketing", "bool"), Column("store_id"),
-        Column("phone", pii=True), Column("email", pii=True), Column("member_id"),
-        Column("device_id"), Column("wechat_openid", pii=True), Column("wechat_unionid", pii=True),
-        Column("taobao_nick", pii=True),
-    ),
-    "identifiers": _cols(
-        *_SOURCE_KEY, Column("id_type", required=True, choices=ID_TYPES),
-        Column("id_value", required=True, pii=True),
-    ),
-    "orders": _cols(
-        Column("order_id", required=True), Column("line_no", "int", required=True, min_value=1),
-        Column("source", required=True), Column("source_customer_id"),
-        Column("order_ts", "datetime", required=True), Column("product_id"), Column("product_name"),
-        Column("category"), Column("quantity", "float"), Column("unit_price", "float", min_value=0),
-        Column("amount", "float"), Column("discount", "float", min_value=0), Column("channel"),
-        Column("store_id"), Column("country"),
-        Column("status", required=True, choices=ORDER_STATUSES),
-    ),
-    "events": _cols(
-        *_SOURCE_KEY, Column("event_ts", "datetime", required=True),
-        Column("event_type", required=True, choices=EVENT_TYPES), Column("item_id"), Column("category"),
-        Column("brand"), Column("query"), Column("channel"), Column("session_id"),
-        Column("dwell_s", "float", min_value=0),
-    ),
-    "reviews": _cols(
-        *_SOURCE_KEY, Column("review_ts", "datetime", required=True), Column("order_id"),
-        Column("product_id"), Column("rating", "int", min_value=1, max_value=5), Column("text"),
-        Column("lang", choices=("zh", "en")),
-    ),
-    "products": _cols(
-        Column("product_id", required=True), Column("product_name"), Column("category"),
-        Column("category_en"), Column("category_path"), Column("brand"),
-        Column("list_price", "float", min_value=0),
-    ),
-    "campaigns": _cols(
-        Column("campaign_id", required=True), *_SOURCE_KEY, Column("arm", required=True),
-        Column("assigned_ts", "datetime"), Column("channel"), Column("cost", "float", min_value=0),
-    ),
-}
-
-PII_COLUMNS = frozenset(c.name for cols in TABLES.values() for c in cols.values() if c.pii)
+__all__ = ["REASONS", "QUARANTINE_COLUMNS", "Validated", "LoadedSources", "validate", "load_frame",
+           "load_sources"]
 
 # Reason codes of the quarantine, in the order a row's first problem is chosen; each has a sentence.
 REASONS = {
@@ -133,213 +30,10 @@ REASONS = {
     "invalid_choice": "a value outside the allowed vocabulary",
     "out_of_range": "a number outside the allowed range",
 }
-DEFAULT_FORMATS = (
-    "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y/%m/%d %H:%M:%S",
-    "%Y/%m/%d %H:%M", "%Y/%m/%d", "%Y%m%d", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z",
-    "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%.f%z",
-)
-_MAP_KEYS = ("source", "table", "file", "columns", "encoding", "timezone", "values", "constants",
-             "formats", "sheet", "separator", "dayfirst")
 _FULL_WIDTH = list("０１２３４５６７８９．－＋，")
 _HALF_WIDTH = list("0123456789.-+,")
 _TRUE = ("true", "t", "yes", "y", "1", "是", "同意", "已同意")
 _FALSE = ("false", "f", "no", "n", "0", "否", "不同意", "未同意")
-SOURCE_FILE, SOURCE_ROW = "source_file", "source_row"
-
-
-@dataclass(frozen=True)
-class ColumnMap:
-    """A parsed column map: how one raw file feeds one canonical table (see the module docstring)."""
-
-    path: Path
-    source: str
-    table: str
-    file: Path
-    columns: dict[str, tuple[str, ...]]
-    encoding: str = "auto"
-    timezone: str = "Asia/Shanghai"
-    values: dict[str, dict[str, str]] = field(default_factory=dict)
-    constants: dict[str, object] = field(default_factory=dict)
-    formats: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    sheet: str | None = None
-    separator: str = ","
-    dayfirst: bool | None = None
-
-    @property
-    def provides(self) -> set[str]:
-        """Canonical columns this map fills (mapped, constant, or derived by the loader)."""
-        derived = {"source"} | ({"line_no"} if self.table == "orders" else set())
-        if self.table == "orders" and {"quantity", "unit_price"} <= set(self.targets):
-            derived.add("amount")
-        return set(self.targets) | set(self.constants) | derived
-
-    @property
-    def targets(self) -> list[str]:
-        """Canonical columns filled from source columns, in map order."""
-        return [target for targets in self.columns.values() for target in targets]
-
-
-def load_map(path: str | Path) -> ColumnMap:
-    """Read and check one column-map YAML file.
-
-    Raises
-    ------
-    InputError
-        Unknown keys, an unknown table or canonical column, a required column the map cannot fill.
-    """
-    path = Path(path)
-    where = path.name
-    try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as err:
-        mark, problem = getattr(err, "problem_mark", None), getattr(err, "problem", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise InputError(f"cannot read the column map{at}: {problem or str(err).splitlines()[0]}",
-                         file=where) from err
-    if not isinstance(spec, dict):
-        raise InputError("a column map must be a YAML mapping with source, table, file, columns", file=where)
-    for key in spec:
-        if key not in _MAP_KEYS:
-            near = did_you_mean(key, _MAP_KEYS)
-            raise InputError(f"unknown key {key!r}" + (f"; did you mean {near!r}?" if near else
-                             f"; allowed keys: {list(_MAP_KEYS)}"), file=where)
-    check_columns(list(spec), ["source", "table", "file", "columns"], where=where)
-    check_choice(f"{where}: table", spec["table"], list(TABLES))
-    check_choice(f"{where}: encoding", spec.get("encoding", "auto"), ENCODINGS)
-    for key in ("columns", "values", "constants", "formats"):
-        if not isinstance(spec.get(key) or {}, dict):
-            raise InputError(f"`{key}:` must be a mapping (name: value, one per line), got a "
-                             f"{type(spec[key]).__name__}", file=where)
-    _check_shapes(spec, where)
-    _check_timezone("timezone", spec.get("timezone", "Asia/Shanghai"), where=where)
-    dayfirst = spec.get("dayfirst")
-    if dayfirst is not None and not isinstance(dayfirst, bool):
-        raise InputError(f"`dayfirst:` must be true or false, got {dayfirst!r}", file=where)
-    canonical = TABLES[spec["table"]]
-    columns = {str(k): tuple(v) if isinstance(v, list) else (str(v),) for k, v in (spec["columns"] or {}).items()}
-    mapped = [t for targets in columns.values() for t in targets]
-    targets = mapped + list(spec.get("constants") or {}) + list(spec.get("values") or {}) \
-        + list(spec.get("formats") or {})
-    for target in targets:
-        if target not in canonical:
-            near = did_you_mean(target, canonical)
-            raise InputError(f"{target!r} is not a column of the canonical table {spec['table']!r}"
-                             + (f"; did you mean {near!r}?" if near else f"; columns: {list(canonical)}"),
-                             file=where)
-    repeated = sorted({v for v in mapped + list(spec.get("constants") or {})
-                       if (mapped + list(spec.get("constants") or {})).count(v) > 1})
-    if repeated:
-        raise InputError(f"several source columns map to {repeated}; keep one", file=where)
-    cmap = ColumnMap(
-        path=path, source=str(spec["source"]), table=spec["table"], file=(path.parent / spec["file"]),
-        columns=columns, encoding=spec.get("encoding", "auto"),
-        timezone=spec.get("timezone", "Asia/Shanghai"),
-        values={c: {str(k): v for k, v in m.items()} for c, m in (spec.get("values") or {}).items()},
-        constants=dict(spec.get("constants") or {}),
-        formats=_with_dayfirst({c: (f,) if isinstance(f, str) else tuple(f)
-                                for c, f in (spec.get("formats") or {}).items()}, canonical, mapped, dayfirst),
-        sheet=spec.get("sheet"), separator=spec.get("separator", ","), dayfirst=dayfirst,
-    )
-    unfilled = [c.name for c in canonical.values() if c.required and c.name not in cmap.provides]
-    if unfilled:
-        raise InputError(f"no source column or constant fills the required {unfilled} of table "
-                         f"{cmap.table!r}; add them under `columns:` or `constants:`", file=where)
-    return cmap
-
-
-def _with_dayfirst(formats: dict[str, tuple[str, ...]], canonical: dict[str, Column], mapped: list[str],
-                   dayfirst: bool | None) -> dict[str, tuple[str, ...]]:
-    """Add day-first (or month-first) ``05/01/2024`` patterns to every mapped date and timestamp column."""
-    if dayfirst is None:
-        return formats
-    date = "%d{0}%m{0}%Y" if dayfirst else "%m{0}%d{0}%Y"
-    extra = tuple(date.format(sep) + clock for sep in "/.-" for clock in (" %H:%M:%S", " %H:%M", ""))
-    return {**formats, **{c: formats.get(c, DEFAULT_FORMATS) + extra for c in mapped
-                          if canonical[c].dtype in ("date", "datetime")}}
-
-
-def _check_shapes(spec: dict, where: str) -> None:
-    """Raise :class:`InputError` for a map value of the wrong shape (instead of a TypeError later)."""
-    if not isinstance(spec["file"], str) or not spec["file"].strip():
-        raise InputError(f"`file:` must be the path of one raw file, got {spec['file']!r}", file=where)
-    for column, mapping in (spec.get("values") or {}).items():
-        if not isinstance(mapping, dict):
-            raise InputError(f"`values: {column}:` must be a mapping (raw value: canonical value), got "
-                             f"{mapping!r}", file=where)
-    for column, patterns in (spec.get("formats") or {}).items():
-        if not (isinstance(patterns, str) or isinstance(patterns, list)
-                and all(isinstance(p, str) for p in patterns)):
-            raise InputError(f"`formats: {column}:` must be a strptime pattern or a list of them, got "
-                             f"{patterns!r}", file=where)
-    separator = spec.get("separator", ",")
-    if not isinstance(separator, str) or len(separator) != 1:
-        raise InputError(f"`separator:` must be one character (',', ';' or \"\\t\" for a tab), got "
-                         f"{separator!r}", file=where)
-
-
-_ZONE_OFFSET = re.compile(r"(?i)(utc|gmt)?\s*[+-]\s*\d{1,2}(:?\d{2})?")
-_ZONE_ALIASES = {"beijing": "Asia/Shanghai", "asia/beijing": "Asia/Shanghai", "china": "Asia/Shanghai"}
-
-
-def _check_timezone(name: str, value: object, *, where: str | None = None) -> None:
-    try:
-        zoneinfo.ZoneInfo(str(value))
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        text = str(value).strip()
-        if _ZONE_OFFSET.fullmatch(text) or (text.isalpha() and text.isupper() and len(text) <= 5):
-            # no near name for an offset or an abbreviation: 'UTC+8' -> 'UTC' would shift every timestamp
-            raise InputError(f"{name} {value!r} is not an IANA time zone; give a zone name, not an offset or "
-                             "an abbreviation (e.g. 'Asia/Shanghai' for China time, 'UTC')", file=where) from None
-        near = _ZONE_ALIASES.get(text.lower()) or did_you_mean(text, zoneinfo.available_timezones())
-        raise InputError(f"{name} {value!r} is not an IANA time zone" + (f"; did you mean {near!r}?" if near
-                         else " (e.g. 'Asia/Shanghai', 'Europe/London', 'UTC')"), file=where) from None
-
-
-def load_maps(location: str | Path | Iterable[str | Path]) -> list[ColumnMap]:
-    """Load every ``*.yaml`` map in a folder (sorted by name), or the given map files."""
-    if isinstance(location, str | Path):
-        folder = Path(location)
-        if not folder.is_dir():
-            raise InputError("column-map folder not found", file=str(folder))
-        paths = sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml"))
-        if not paths:
-            raise InputError("no column maps (*.yaml) in this folder", file=str(folder))
-    else:
-        paths = [Path(p) for p in location]
-    return [load_map(p) for p in paths]
-
-
-def apply_map(raw: pl.DataFrame, cmap: ColumnMap) -> pl.DataFrame:
-    """Rename, recode and fill a raw frame into the map's canonical columns (still untyped).
-
-    The ``__row`` position column is kept. Unmapped raw columns are dropped.
-    """
-    available = [c for c in raw.columns if c != ROW]
-    check_columns(available, list(cmap.columns), where=cmap.file.name,
-                  candidates=[c for c in available if c not in cmap.columns])
-    frame = raw.select([pl.col(src).alias(dst) for src, dsts in cmap.columns.items() for dst in dsts]
-                       + [pl.col(ROW)])
-    frame = frame.with_columns(
-        [_recode(pl.col(c).cast(pl.String), m).alias(c) for c, m in cmap.values.items() if c in frame.columns]
-        + [pl.lit(v).alias(c) for c, v in cmap.constants.items()]
-    )
-    if "source" not in frame.columns:
-        frame = frame.with_columns(source=pl.lit(cmap.source))
-    if cmap.table == "orders" and "line_no" not in frame.columns:
-        frame = frame.with_columns(line_no=pl.int_range(1, pl.len() + 1).over("order_id"))
-    return frame
-
-
-def _recode(text: pl.Expr, mapping: dict[str, object]) -> pl.Expr:
-    exact = {k: v for k, v in mapping.items() if not k.startswith("re:")}
-    out = text.replace(exact) if exact else text
-    patterns = [(k[3:], v) for k, v in mapping.items() if k.startswith("re:")]
-    if not patterns:
-        return out
-    chained = pl.when(text.str.contains(patterns[0][0])).then(pl.lit(patterns[0][1]))
-    for pattern, value in patterns[1:]:
-        chained = chained.when(text.str.contains(pattern)).then(pl.lit(value))
-    return pl.when(text.is_in(list(exact))).then(out).otherwise(chained.otherwise(text))
 
 
 @dataclass(frozen=True)
@@ -655,16 +349,3 @@ def load_sources(maps: str | Path | Iterable[str | Path] | list[ColumnMap], *,
     )
 
 
-def identifiers_from(customers: pl.DataFrame) -> pl.DataFrame:
-    """Melt the identifier columns of a customers table into the canonical identifiers table.
-
-    >>> c = pl.DataFrame({"source": ["pos"], "source_customer_id": ["c1"], "phone": ["138"], "email": [None]})
-    >>> identifiers_from(c).rows()
-    [('pos', 'c1', 'phone', '138')]
-    """
-    present = [c for c in ID_TYPES if c in customers.columns]
-    return (customers.select("source", "source_customer_id", *present)
-            .unpivot(present, index=["source", "source_customer_id"], variable_name="id_type",
-                     value_name="id_value")
-            .filter(pl.col("id_value").is_not_null() & (pl.col("id_value").str.strip_chars() != ""))
-            .unique(maintain_order=True))
