@@ -8,8 +8,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from persona_kit import clean, identity, identity_fuzzy, schema
+from persona_kit import clean, identity, schema
 from persona_kit.errors import InputError
+from persona_kit.identity import fuzzy as identity_fuzzy
 
 ROOT = Path(__file__).parents[1]
 SALT = "test-salt-for-identity"

@@ -17,7 +17,7 @@ How :func:`link` decides, in this order:
    a level that joins groups inside a conflicting component is dropped, not just one of them.
 3. **Stable ids.** A person's id is minted from a salted hash of its first record, so the same data gives
    the same ids in any row order; given the previous run's ``record_map``, ids are kept and every merge
-   and split is logged, with the survivor rule of :mod:`persona_kit.identity_ids`.
+   and split is logged, with the survivor rule of :mod:`persona_kit.identity.ids`.
 
 Privacy: the result's frames carry salted hashes only (``source_key`` for the source's customer id,
 ``id_hash`` for identifiers, masked display values for blocked identifiers). The raw keys and
@@ -50,7 +50,7 @@ from scipy.sparse.csgraph import connected_components
 
 from persona_kit.clean import normalize_email, normalize_phone
 from persona_kit.errors import InputError, check_choice, check_columns, did_you_mean
-from persona_kit.identity_ids import CHANGES, assign_ids, previous_map, read_record_map
+from persona_kit.identity.ids import CHANGES, assign_ids, previous_map, read_record_map
 from persona_kit.privacy import SALT_ENV, hash_value, mask_values, pseudonymize, resolve_salt
 from persona_kit.schema import ID_TYPES, PII_COLUMNS, identifiers_from
 
@@ -74,7 +74,7 @@ written back pseudonymized, and every record key in any of them gets a person.""
 STATUSES = ("linked", "single", "over_shared", "conflict", "not_used")
 """What became of an identifier: it joined records, sat on one record only, or was blocked / unused."""
 FUZZY = "fuzzy"
-"""The identifier type of pairs matched by :mod:`persona_kit.identity_fuzzy`; it links last."""
+"""The identifier type of pairs matched by :mod:`persona_kit.identity.fuzzy`; it links last."""
 
 _KEY = ["source", "source_customer_id"]
 _IDS = [*_KEY, "id_type", "id_value"]
