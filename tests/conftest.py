@@ -39,6 +39,19 @@ def image_stats(offline_browser) -> Callable[[Path], dict]:
 # --- end browser harness ----------------------------------------------------------------------------------
 
 
+# --- frames: every API test runs on pandas and on polars ------------------------------------------------
+
+
+@pytest.fixture(params=["pandas", "polars"])
+def frame(request) -> Callable[[dict], object]:
+    """``frame(dict) -> DataFrame`` of the parametrized kind (pandas, then polars)."""
+    import pandas as pd
+    import polars as pl
+
+    return pd.DataFrame if request.param == "pandas" else pl.DataFrame
+# --- end frames ---------------------------------------------------------------------------------------------
+
+
 # --- run environment ----------------------------------------------------------------------------------------
 # The sample is synthetic: tests hash its PII with a fixed salt (the Makefile exports the same one), so the
 # notebooks' kernels, started by papermill from this process, see it too.

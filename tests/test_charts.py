@@ -28,12 +28,6 @@ from persona_kit.charts import (
 from persona_kit.errors import InputError
 
 
-@pytest.fixture(params=["pandas", "polars"])
-def frame(request):
-    """``frame(dict) -> DataFrame`` of the parametrized kind, so every test runs on both."""
-    return pd.DataFrame if request.param == "pandas" else pl.DataFrame
-
-
 @pytest.fixture
 def restore_renderer():
     before = alt.renderers.active

@@ -19,13 +19,6 @@ from persona_kit.schema import QUARANTINE_COLUMNS
 ROOT = Path(__file__).parents[1]
 
 
-@pytest.fixture(params=["pandas", "polars"])
-def frame(request):
-    def make(data):
-        return pd.DataFrame(data) if request.param == "pandas" else pl.DataFrame(data)
-    return make
-
-
 def _pl(out):
     return out if isinstance(out, pl.DataFrame) else pl.from_pandas(out)
 

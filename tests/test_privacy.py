@@ -10,13 +10,6 @@ from persona_kit import privacy
 from persona_kit.errors import InputError
 
 
-@pytest.fixture(params=["pandas", "polars"])
-def frame(request):
-    def make(data):
-        return pd.DataFrame(data) if request.param == "pandas" else pl.DataFrame(data)
-    return make
-
-
 def test_salt_comes_from_the_parameter_or_the_environment(monkeypatch):
     monkeypatch.delenv(privacy.SALT_ENV, raising=False)
     with pytest.raises(InputError, match=r"environment variable PERSONA_KIT_SALT must hold a secret of at least "
