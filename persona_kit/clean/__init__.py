@@ -263,7 +263,7 @@ def clean(loaded: LoadedSources, *, country_code: str = "86", money_factors: Map
                 if "products" in loaded.tables else None)
     numbered_by_loader = {m.file.name for m in loaded.maps if m.table == "orders" and "line_no" not in m.targets}
     for name, frame in loaded.tables.items():
-        std = standardize(frame, **options)
+        std = products if name == "products" else standardize(frame, **options)
         changes.append(standardization_changes(frame, std, table=name))
         rows, keep = _routed(frame, std, name, country_code=country_code, numbered_by_loader=numbered_by_loader)
         quarantined.append(rows)
