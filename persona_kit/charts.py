@@ -35,7 +35,6 @@ import html
 import json
 import math
 import os
-import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -47,6 +46,7 @@ from IPython.display import HTML
 
 from persona_kit.errors import InputError, check_columns
 from persona_kit.i18n import labels, t
+from persona_kit.io import write_atomic
 
 __all__ = [
     "FONT", "PALETTE", "MAX_ROWS", "RENDERER", "enable_offline", "bundle_script",
@@ -545,13 +545,4 @@ def save_chart(chart: Any, path: str | os.PathLike[str]) -> Path:
     spec = chart.to_dict()
     data: bytes = (vlc.vegalite_to_svg(spec).encode("utf-8") if suffix == ".svg"
                    else vlc.vegalite_to_png(spec, scale=2))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, lambda tmp: tmp.write_bytes(data))

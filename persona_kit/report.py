@@ -22,7 +22,6 @@ import logging
 import math
 import os
 import re
-import tempfile
 from collections.abc import Mapping
 from html.parser import HTMLParser
 from pathlib import Path
@@ -31,6 +30,7 @@ from urllib.parse import quote, urlsplit
 
 from persona_kit.errors import InputError, check_choice
 from persona_kit.i18n import LANGS, labels, t
+from persona_kit.io import write_atomic
 
 __all__ = ["HIDE_TAG", "STATUSES", "export_html", "external_references", "write_index"]
 
@@ -172,18 +172,6 @@ def _strip_widgets(nb: Any) -> None:
         cell.outputs = kept
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def export_html(notebook: str | os.PathLike[str], html_path: str | os.PathLike[str], *, lang: str = "zh",
                 show_code: bool = False) -> Path:
     """Export an executed notebook to a self-contained HTML report that renders with no network.
@@ -243,7 +231,7 @@ def export_html(notebook: str | os.PathLike[str], html_path: str | os.PathLike[s
         body = body.replace("</head>", bundle_script() + "\n</head>", 1)
     for url in external_references(body):
         log.warning("%s: the report references %s, which will not load offline", dest, url)
-    _atomic_write(dest, body)
+    write_atomic(dest, lambda tmp: tmp.write_text(body, encoding="utf-8"))
     return dest
 
 
@@ -441,5 +429,5 @@ def write_index(report_dir: str | os.PathLike[str], run: Mapping[str, Any], *, l
             f"<main>\n<h2>{e(t('index.steps', lang))}</h2>\n{_steps_table(steps, lang)}\n"
             f"{_lineage(run, lang)}\n</main>\n<footer>{e(t('index.footer', lang))}</footer>\n</body>\n</html>\n")
     path = Path(report_dir) / "index.html"
-    _atomic_write(path, page)
+    write_atomic(path, lambda tmp: tmp.write_text(page, encoding="utf-8"))
     return path
