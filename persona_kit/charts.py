@@ -47,6 +47,7 @@ from IPython.display import HTML
 from persona_kit.errors import InputError, check_columns
 from persona_kit.i18n import labels, t
 from persona_kit.io import write_atomic
+from persona_kit.report import _fmt_number
 
 __all__ = [
     "FONT", "PALETTE", "MAX_ROWS", "RENDERER", "enable_offline", "bundle_script",
@@ -438,16 +439,6 @@ _TABLE_STYLE = f"border-collapse:collapse;font-family:{FONT};font-size:13px;marg
 _NOTE_STYLE = f"color:#666;font-family:{FONT};font-size:12px;margin:2px 0 8px"
 
 
-def _fmt_float(value: float) -> str:
-    """Thousands separators; about 4 significant digits below 100, never scientific notation."""
-    if value == int(value) and abs(value) < 1e15:
-        return f"{value:,.0f}"
-    if abs(value) >= 100:
-        return f"{value:,.2f}"
-    digits = min(12, max(2, 3 - math.floor(math.log10(abs(value)))))
-    return f"{value:,.{digits}f}".rstrip("0").rstrip(".")
-
-
 def _is_share(column: str) -> bool:
     return column == "share" or column.endswith("_share")
 
@@ -464,7 +455,7 @@ def _cell(value: Any, *, percent: bool = False) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float | decimal.Decimal):
-        return "" if not math.isfinite(value) else _fmt_float(float(value))
+        return "" if not math.isfinite(value) else _fmt_number(float(value))
     if isinstance(value, dt.datetime):
         return value.isoformat(sep=" ", timespec="seconds")
     if isinstance(value, dt.date):

@@ -270,6 +270,7 @@ footer{margin-top:32px;color:var(--muted);font-size:12px}
 
 
 def _fmt_number(value: Any) -> str:
+    """Thousands separators; about 4 significant digits below 100, never scientific notation."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return "" if value is None else str(value)
     if isinstance(value, int):
