@@ -44,6 +44,7 @@ from persona_kit.clean.orders import (
 from persona_kit.clean.standardize import (
     _I,
     _LINEAGE,
+    _identifier_value,
     date_changes,
     dedupe_orders,
     mark_duplicates,
@@ -301,11 +302,7 @@ def _with_products(orders: pl.DataFrame, products: pl.DataFrame | None) -> pl.Da
 
 
 def _normalized_identifiers(identifiers: pl.DataFrame, country_code: str) -> pl.DataFrame:
-    value = pl.col("id_value")
-    return identifiers.with_columns(
-        id_value=pl.when(pl.col("id_type") == "phone").then(normalize_phone(value, country_code=country_code))
-        .when(pl.col("id_type") == "email").then(normalize_email(value)).otherwise(value)
-    ).filter(pl.col("id_value").is_not_null())
+    return identifiers.with_columns(_identifier_value(country_code)).filter(pl.col("id_value").is_not_null())
 
 
 # --- for the report ----------------------------------------------------------------------------------------

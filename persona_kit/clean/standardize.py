@@ -105,6 +105,14 @@ def normalize_email(expr: pl.Expr) -> pl.Expr:
     return pl.when(text.str.contains(_EMAIL)).then(text).otherwise(None).cast(pl.String).name.keep()
 
 
+def _identifier_value(country_code: str) -> pl.Expr:
+    """``id_value`` normalized by its ``id_type``: phones E.164, e-mails lower case, other values trimmed."""
+    value = pl.col("id_value").cast(pl.String)
+    return (pl.when(pl.col("id_type") == "phone").then(normalize_phone(value, country_code=country_code))
+            .when(pl.col("id_type") == "email").then(normalize_email(value))
+            .otherwise(value.str.strip_chars()).alias("id_value"))
+
+
 def _polars(frame: Any) -> tuple[pl.DataFrame, Callable[[pl.DataFrame], Any]]:
     try:
         native = nw.from_native(frame, eager_only=True)

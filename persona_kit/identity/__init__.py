@@ -48,7 +48,7 @@ import polars as pl
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from persona_kit.clean import normalize_email, normalize_phone
+from persona_kit.clean.standardize import _identifier_value
 from persona_kit.errors import InputError, check_choice, check_columns, did_you_mean
 from persona_kit.identity.ids import CHANGES, assign_ids, previous_map, read_record_map
 from persona_kit.privacy import SALT_ENV, hash_value, mask_values, pseudonymize, resolve_salt
@@ -169,11 +169,8 @@ def normalize_identifiers(identifiers: Any, *, country_code: str = "86") -> Any:
     """
     frame = _polars(identifiers, "identifiers")
     check_columns(frame.columns, _IDS, where="identifiers")
-    value = pl.col("id_value").cast(pl.String)
-    normalized = (pl.when(pl.col("id_type") == "phone").then(normalize_phone(value, country_code=country_code))
-                  .when(pl.col("id_type") == "email").then(normalize_email(value))
-                  .otherwise(value.str.strip_chars()))
-    out = (frame.select(pl.col(_KEY).cast(pl.String), pl.col("id_type").cast(pl.String), normalized.alias("id_value"))
+    out = (frame.select(pl.col(_KEY).cast(pl.String), pl.col("id_type").cast(pl.String),
+                        _identifier_value(country_code))
            .filter(_present("source_customer_id") & _present("id_value"))
            .unique().sort(_IDS))
     return _like(out, identifiers)
