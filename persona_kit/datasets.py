@@ -79,8 +79,7 @@ def load_online_retail(path: str | Path, *, timezone: str = "Europe/London") -> 
     path = _dataset_file(path, "the UCI Online Retail file (online_retail.parquet or Online Retail.xlsx)")
     cmap = dataclasses.replace(_packaged_map("online_retail.yaml"), file=path)
     raw = read_raw(path, encoding=cmap.encoding, sheet=cmap.sheet, separator=cmap.separator)
-    check_columns([c for c in raw.columns if c != ROW], list(cmap.columns), where=path.name)
-    mapped = apply_map(raw, cmap)
+    mapped = apply_map(raw, cmap)  # names any missing column, as for a user's own export
     if mapped.schema["source_customer_id"] == pl.String:
         # A CSV export of the float CustomerID column writes '17850.0'; the Parquet / Excel ids read '17850'.
         mapped = mapped.with_columns(pl.col("source_customer_id").str.replace(r"^\s*(\d+)\.0*\s*$", "$1"))
