@@ -45,7 +45,7 @@ import numpy as np
 from IPython.display import HTML
 
 from persona_kit.errors import InputError, check_columns
-from persona_kit.i18n import labels, t
+from persona_kit.i18n import label_or, t
 from persona_kit.io import write_atomic
 from persona_kit.report import _fmt_number
 
@@ -211,7 +211,7 @@ def _records(frame: nw.DataFrame[Any]) -> list[dict[str, Any]]:
 
 def _label(field: str, lang: str) -> str:
     """``t("col.<field>")`` when that label exists, else the field name itself."""
-    return t(f"col.{field}", lang) if f"col.{field}" in labels() else field
+    return label_or(f"col.{field}", lang, field)
 
 
 def _order(frame: nw.DataFrame[Any], column: str) -> list[Any]:

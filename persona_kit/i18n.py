@@ -21,7 +21,7 @@ import yaml
 
 from persona_kit.errors import InputError, check_choice
 
-__all__ = ["LANGS", "t", "labels", "translate_values"]
+__all__ = ["LANGS", "t", "label_or", "labels", "translate_values"]
 
 LANGS = ("zh", "en")
 
@@ -49,6 +49,15 @@ def t(key: str, lang: str = "zh", /, **values: object) -> str:
     return text.format(**values) if values else text
 
 
+def label_or(key: str, lang: str, fallback: str) -> str:
+    """The label ``key`` in ``lang`` if the table has it, else ``fallback`` (e.g. a raw column name).
+
+    >>> label_or("col.no_such_column", "en", "no_such_column"), label_or("lang.name", "en", "x")
+    ('no_such_column', 'English')
+    """
+    return t(key, lang) if key in labels() else fallback
+
+
 def translate_values(frame, column: str, prefix: str, lang: str = "zh"):
     """Replace the values of ``column`` that have a label ``<prefix>.<value>``; others stay as they are.
 
@@ -61,7 +70,8 @@ def translate_values(frame, column: str, prefix: str, lang: str = "zh"):
     check_choice("lang", lang, LANGS)
     native = nw.from_native(frame, eager_only=True)
     values = [v for v in native[column].unique().to_list() if v is not None]
-    mapping = {v: t(f"{prefix}.{v}", lang) for v in values if f"{prefix}.{v}" in labels()}
+    mapping = {v: label_or(f"{prefix}.{v}", lang, v) for v in values}
+    mapping = {v: text for v, text in mapping.items() if text != v}
     if not mapping:
         return frame
     return native.with_columns(nw.col(column).replace_strict(

@@ -38,7 +38,7 @@ import polars as pl
 import yaml
 
 from persona_kit.errors import InputError, check_choice, did_you_mean
-from persona_kit.i18n import LANGS, labels, t
+from persona_kit.i18n import LANGS, label_or, t
 from persona_kit.io import sha256_file, write_json, write_parquet
 
 __all__ = ["Step", "StepContext", "discover_steps", "find_root", "load_params", "plan_run", "run",
@@ -73,7 +73,7 @@ class Step:
 
     def title(self, lang: str = "zh") -> str:
         """The step's translated title (label ``step.<name>``), or its name."""
-        return t(f"step.{self.name}", lang) if f"step.{self.name}" in labels() else self.name
+        return label_or(f"step.{self.name}", lang, self.name)
 
 
 def discover_steps(notebooks: str | Path) -> list[Step]:

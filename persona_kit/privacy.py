@@ -28,7 +28,7 @@ import polars as pl
 from persona_kit.errors import InputError
 from persona_kit.schema import PII_COLUMNS
 
-__all__ = ["SALT_ENV", "MIN_GROUP_SIZE", "resolve_salt", "hash_value", "pseudonymize", "mask_values",
+__all__ = ["SALT_ENV", "MIN_GROUP_SIZE", "resolve_salt", "hash_value", "pseudonymize", "mask_kind", "mask_values",
            "mask_pii", "suppress_small_groups", "neutralize_formulas"]
 
 SALT_ENV = "PERSONA_KIT_SALT"
@@ -101,6 +101,15 @@ def _mask_one(value: str | None, kind: str) -> str | None:
     return text[:1] + "*" * max(len(text) - 1, 1)
 
 
+def mask_kind(column: str) -> str:
+    """The mask a PII column or identifier type takes: ``phone``, ``email``, otherwise ``name``.
+
+    >>> [mask_kind(c) for c in ("phone", "email", "wechat_openid")]
+    ['phone', 'email', 'name']
+    """
+    return column if column in ("phone", "email") else "name"
+
+
 def mask_values(values: pl.Series, kind: str = "auto") -> pl.Series:
     """Mask values for display: phones keep their head and last 4 digits, emails their first letter and
     domain, names their first character. ``kind`` is ``phone``, ``email``, ``name``, ``hash`` or ``auto``.
@@ -115,9 +124,7 @@ def mask_pii(frame: Any) -> Any:
     native = nw.from_native(frame, eager_only=True)
     polars_frame = native.to_polars()
     columns = [c for c in polars_frame.columns if c in PII_COLUMNS]
-    kinds = {"phone": "phone", "email": "email"}
-    masked = polars_frame.with_columns(
-        [mask_values(polars_frame[c], kinds.get(c, "name")).alias(c) for c in columns])
+    masked = polars_frame.with_columns([mask_values(polars_frame[c], mask_kind(c)).alias(c) for c in columns])
     return nw.from_native(masked).to_native() if native.implementation.is_polars() else masked.to_pandas()
 
 

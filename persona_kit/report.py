@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from persona_kit.errors import InputError, check_choice
-from persona_kit.i18n import LANGS, labels, t
+from persona_kit.i18n import LANGS, label_or, t
 from persona_kit.io import write_atomic
 
 __all__ = ["HIDE_TAG", "STATUSES", "export_html", "external_references", "write_index"]
@@ -305,7 +305,7 @@ def _fmt_seconds(value: Any, lang: str) -> str:
 
 def _label(prefix: str | None, key: str, lang: str) -> str:
     """``t("<prefix>.<key>")`` when that label exists, else the key itself."""
-    return t(f"{prefix}.{key}", lang) if prefix and f"{prefix}.{key}" in labels() else key
+    return label_or(f"{prefix}.{key}", lang, key) if prefix else key
 
 
 def _badge(status: str, lang: str) -> str:

@@ -53,7 +53,7 @@ from persona_kit.clean.standardize import (
     standardization_changes,
     standardize,
 )
-from persona_kit.privacy import mask_values
+from persona_kit.privacy import mask_kind, mask_values
 from persona_kit.schema import (
     ID_TYPES,
     PII_COLUMNS,
@@ -330,9 +330,8 @@ def masked_changes(changes: pl.DataFrame) -> pl.DataFrame:
     rows = []
     for row in changes.iter_rows(named=True):
         if row["column"] in PII_COLUMNS:
-            kind = row["column"] if row["column"] in ("phone", "email") else "name"
             row["before"], row["after"] = mask_values(pl.Series([row["before"], row["after"]], dtype=pl.String),
-                                                      kind).to_list()
+                                                      mask_kind(row["column"])).to_list()
         rows.append(row)
     return pl.DataFrame(rows, schema=changes.schema)
 

@@ -51,7 +51,7 @@ from scipy.sparse.csgraph import connected_components
 from persona_kit.clean.standardize import _identifier_value
 from persona_kit.errors import InputError, check_choice, check_columns, did_you_mean
 from persona_kit.identity.ids import CHANGES, assign_ids, previous_map, read_record_map
-from persona_kit.privacy import SALT_ENV, hash_value, mask_values, pseudonymize, resolve_salt
+from persona_kit.privacy import SALT_ENV, hash_value, mask_kind, mask_values, pseudonymize, resolve_salt
 from persona_kit.schema import ID_TYPES, PII_COLUMNS, identifiers_from
 
 __all__ = [
@@ -389,10 +389,9 @@ def link(identifiers: Any, *, records: Any = None, priorities: Sequence[str] = D
 def _masked(frame: pl.DataFrame) -> pl.DataFrame:
     """Add ``id_masked``: phones keep head and last 4 digits, e-mails first letter and domain, other
     values only their first character."""
-    kind = {"phone": "phone", "email": "email"}
     parts = [part.with_columns(id_masked=mask_values(  # other values: a fixed length, so it hides their length
-                 part["id_value"] if kind.get(t) else part["id_value"].str.pad_end(6, "*").str.slice(0, 6),
-                 kind.get(t, "name")))
+                 part["id_value"] if mask_kind(t) != "name" else part["id_value"].str.pad_end(6, "*").str.slice(0, 6),
+                 mask_kind(t)))
              for (t,), part in frame.group_by("id_type", maintain_order=True)]
     return pl.concat(parts) if parts else frame.with_columns(id_masked=pl.lit(None, pl.String))
 
