@@ -499,7 +499,7 @@ def test_load_sources_two_maps_over_one_file(pos_folder, monkeypatch):
         reads.append(path.name)
         return read_raw(path, **kw)
 
-    monkeypatch.setattr(schema.validation, "read_raw", counting_read_raw)  # where load_sources looks it up
+    monkeypatch.setattr(schema.maps, "read_raw", counting_read_raw)  # ColumnMap.read_raw looks it up there
     loaded = load_sources(str(pos_folder), timezone="Asia/Shanghai")
     assert reads == ["pos.csv"]  # read once for both maps
     assert loaded.accounting.rows() == [

@@ -9,7 +9,7 @@ import narwhals as nw
 import polars as pl
 
 from persona_kit.errors import InputError
-from persona_kit.io import ROW, read_raw
+from persona_kit.io import ROW
 from persona_kit.schema import SOURCE_FILE, SOURCE_ROW, TABLES, LoadedSources, apply_map
 
 __all__ = ["normalize_phone", "normalize_email", "standardize", "standardization_changes", "date_changes",
@@ -262,10 +262,9 @@ def date_changes(loaded: LoadedSources, *, per_column: int = 5) -> pl.DataFrame:
         typed = loaded.tables.get(cmap.table)
         if not columns or typed is None:
             continue
-        key = (cmap.file.resolve(), cmap.encoding, cmap.sheet, cmap.separator)
-        if key not in raws:
-            raws[key] = read_raw(cmap.file, encoding=cmap.encoding, sheet=cmap.sheet, separator=cmap.separator)
-        mapped = apply_map(raws[key], cmap)
+        if cmap.raw_key not in raws:
+            raws[cmap.raw_key] = cmap.read_raw()
+        mapped = apply_map(raws[cmap.raw_key], cmap)
         mine = typed.filter((pl.col("source") == cmap.source) & (pl.col(SOURCE_FILE) == cmap.file.name))
         for column in columns:
             fmt = "%Y-%m-%d" if TABLES[cmap.table][column].dtype == "date" else "%Y-%m-%d %H:%M:%S%:z"

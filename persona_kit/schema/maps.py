@@ -12,7 +12,7 @@ import polars as pl
 import yaml
 
 from persona_kit.errors import InputError, check_choice, check_columns, did_you_mean
-from persona_kit.io import ENCODINGS, ROW
+from persona_kit.io import ENCODINGS, ROW, read_raw
 from persona_kit.schema.tables import TABLES, Column
 
 __all__ = ["DEFAULT_FORMATS", "ColumnMap", "load_map", "load_maps", "apply_map"]
@@ -56,6 +56,15 @@ class ColumnMap:
     def targets(self) -> list[str]:
         """Canonical columns filled from source columns, in map order."""
         return [target for targets in self.columns.values() for target in targets]
+
+    @property
+    def raw_key(self) -> tuple:
+        """What identifies the raw frame this map reads: maps with equal keys share one read."""
+        return (self.file.resolve(), self.encoding, self.sheet, self.separator)
+
+    def read_raw(self) -> pl.DataFrame:
+        """Read this map's raw file with its encoding, sheet and separator (:func:`persona_kit.io.read_raw`)."""
+        return read_raw(self.file, encoding=self.encoding, sheet=self.sheet, separator=self.separator)
 
 
 def load_map(path: str | Path) -> ColumnMap:

@@ -12,7 +12,7 @@ import pandera.polars as pa
 import polars as pl
 
 from persona_kit.errors import InputError, check_choice
-from persona_kit.io import ROW, read_raw
+from persona_kit.io import ROW
 from persona_kit.schema.maps import DEFAULT_FORMATS, ColumnMap, _check_timezone, apply_map, load_maps
 from persona_kit.schema.tables import SOURCE_FILE, SOURCE_ROW, TABLES, Column
 
@@ -331,11 +331,9 @@ def load_sources(maps: str | Path | Iterable[str | Path] | list[ColumnMap], *,
     raw_cache: dict[tuple, pl.DataFrame] = {}
     parts = []
     for cmap in cmaps:
-        key = (cmap.file.resolve(), cmap.encoding, cmap.sheet, cmap.separator)
-        if key not in raw_cache:
-            raw_cache[key] = read_raw(cmap.file, encoding=cmap.encoding, sheet=cmap.sheet,
-                                      separator=cmap.separator)
-        parts.append(load_frame(raw_cache[key], cmap, timezone=timezone))
+        if cmap.raw_key not in raw_cache:
+            raw_cache[cmap.raw_key] = cmap.read_raw()
+        parts.append(load_frame(raw_cache[cmap.raw_key], cmap, timezone=timezone))
     tables: dict[str, list[pl.DataFrame]] = {}
     for part in parts:
         for table, frame in part.tables.items():
