@@ -11,7 +11,9 @@ Behaviour (events)
 Purchases (netted order lines: what customers kept)
     ``orders_<w>d`` — distinct orders; ``items_<w>d`` — units; ``spend_<w>d`` — netted amount;
     ``aov_<w>d`` — average order value 客单价 = spend / orders; ``categories_<w>d`` — distinct categories
-    bought; ``discount_share_<w>d`` — price sensitivity: share of spend on lines bought at a discount;
+    bought; ``discount_share_<w>d`` — price sensitivity: discount / (spend + discount), the share of the list
+    value taken off (a spend-weighted discount depth: on the sample 99 % of lines carry some discount, so
+    "share of spend bought at any discount" is ~1 for everyone and tells nothing);
     ``first_purchase_date``, ``last_purchase_date``, ``days_since_last_purchase``; ``purchase_interval_days``
     — mean days between consecutive orders (null with fewer than two orders).
 Interaction (reviews; sentiment in [0, 1] comes in as a column, see :mod:`persona_kit.sentiment`)
@@ -35,7 +37,16 @@ name (default windows) to its meaning.
 
 from __future__ import annotations
 
-__all__ = ["FEATURE_COLUMNS", "DEFAULT_WINDOWS", "feature_columns"]
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import narwhals as nw
+
+from persona_kit.errors import InputError, check_columns
+
+__all__ = ["FEATURE_COLUMNS", "DEFAULT_WINDOWS", "feature_columns", "build_features", "event_features",
+           "order_features", "review_features", "demographics"]
 
 DEFAULT_WINDOWS = (7, 30, 90, 365)
 
@@ -49,7 +60,7 @@ _ORDER_WINDOWED = {
     "orders": "distinct orders (netted purchases)", "items": "units bought (netted)",
     "spend": "netted spend", "aov": "average order value (客单价) = spend / orders",
     "categories": "distinct categories bought",
-    "discount_share": "price sensitivity: share of spend on lines bought at a discount",
+    "discount_share": "price sensitivity: discount / (spend + discount), the share of list value taken off",
 }
 _REVIEW_WINDOWED = {
     "reviews": "reviews written", "avg_rating": "mean rating (1-5)",
@@ -96,3 +107,464 @@ def feature_columns(windows: tuple[int, ...] = DEFAULT_WINDOWS) -> dict[str, str
 
 
 FEATURE_COLUMNS: dict[str, str] = feature_columns()
+
+
+# --- shared helpers -----------------------------------------------------------------------------------------
+
+_EVENT_TYPES = {"views": "view", "clicks": "click", "searches": "search", "favs": "fav", "carts": "cart"}
+_COUNTS = ("views", "clicks", "searches", "favs", "carts", "sessions", "dwell_s", "active_days", "orders",
+           "items", "spend", "categories", "reviews")
+
+
+def _end(as_of: Any) -> dt.datetime:
+    """The exclusive end of the observation: the midnight after ``as_of``."""
+    if isinstance(as_of, dt.datetime):
+        raise InputError(f"as_of must be a date (the last day observed), got the datetime {as_of!r}; "
+                         "pass as_of.date() or 'YYYY-MM-DD'")
+    if isinstance(as_of, str):
+        try:
+            as_of = dt.date.fromisoformat(as_of)
+        except ValueError:
+            raise InputError(f"as_of must be a date 'YYYY-MM-DD', got {as_of!r}") from None
+    if not isinstance(as_of, dt.date):
+        raise InputError(f"as_of must be a date 'YYYY-MM-DD', got {as_of!r}")
+    return dt.datetime.combine(as_of, dt.time()) + dt.timedelta(days=1)
+
+
+def _windows(windows: Sequence[int]) -> tuple[int, ...]:
+    if isinstance(windows, (str, bytes)) or not isinstance(windows, Sequence) or not windows:
+        raise InputError(f"windows must be a non-empty sequence of positive whole days, got {windows!r}")
+    bad = [w for w in windows if isinstance(w, bool) or not isinstance(w, int) or w < 1]
+    if bad:
+        raise InputError(f"windows must be positive whole days, got {list(windows)}; bad: {bad}")
+    return tuple(sorted(set(windows)))
+
+
+def _lazy(frame: Any, required: Sequence[str], where: str) -> tuple[nw.LazyFrame, bool]:
+    """``frame`` as a narwhals LazyFrame, and whether the caller gave an eager frame."""
+    try:
+        native = nw.from_native(frame)
+    except TypeError as err:
+        raise InputError(f"{where}: expected a pandas or polars DataFrame, got {type(frame).__name__}") from err
+    check_columns(native.columns, required, where=where)
+    eager = isinstance(native, nw.DataFrame)
+    return (native.lazy() if eager else native), eager
+
+
+def _back(lf: nw.LazyFrame, eager: bool) -> Any:
+    return (lf.collect() if eager else lf).to_native()
+
+
+def _local(lf: nw.LazyFrame, ts_col: str, end: dt.datetime) -> nw.LazyFrame:
+    """Rows before ``end`` with ``_ts`` (local wall-clock time) and ``_a`` = days from the row's day to
+    ``end`` (1 = the as_of day, so a ``w``-day window is ``_a <= w``)."""
+    dtype = lf.collect_schema()[ts_col]
+    ts = nw.col(ts_col)
+    if isinstance(dtype, nw.Datetime) and dtype.time_zone is not None:
+        ts = ts.dt.replace_time_zone(None)
+    elif not isinstance(dtype, nw.Datetime):
+        ts = ts.cast(nw.Datetime("us"))
+    lf = lf.with_columns(ts.alias("_ts")).filter(nw.col("_ts") < end)
+    return lf.with_columns(_day=nw.col("_ts").dt.truncate("1d")).with_columns(
+        _a=(nw.lit(end) - nw.col("_day")).dt.total_minutes() // 1440)
+
+
+def _in(w: int, value: Any = 1) -> nw.Expr:
+    """``value`` inside the ``w``-day window, else 0."""
+    v = nw.lit(value) if not isinstance(value, nw.Expr) else value
+    return nw.when(nw.col("_a") <= w).then(v).otherwise(0)
+
+
+def _ratio(num: str, den: str) -> nw.Expr:
+    return nw.when(nw.col(den) > 0).then(nw.col(num) / nw.col(den))
+
+
+def _top(lf: nw.LazyFrame, person: str, key: str, weight: str | None, name: str) -> nw.LazyFrame:
+    """Per person, the ``key`` with the largest total ``weight`` (row count if None); ties → smallest key."""
+    lf = lf.filter(~nw.col(key).is_null())
+    w = nw.len() if weight is None else nw.col(weight).sum()
+    counts = lf.group_by(person, key).agg(w.alias("_w"))
+    best = counts.group_by(person).agg(nw.col("_w").max().alias("_m"))
+    return (counts.join(best, on=person).filter(nw.col("_w") == nw.col("_m"))
+            .group_by(person).agg(nw.col(key).min().alias(name)))
+
+
+def _join_all(base: nw.LazyFrame, parts: Sequence[nw.LazyFrame], person: str) -> nw.LazyFrame:
+    for part in parts:
+        base = base.join(part, on=person, how="left")
+    return base
+
+
+# --- per-table features -------------------------------------------------------------------------------------
+
+def event_features(events: Any, *, as_of: Any, windows: Sequence[int] = DEFAULT_WINDOWS,
+                   person_col: str = "person_id", ts_col: str = "event_ts", type_col: str = "event_type",
+                   session_col: str = "session_id", dwell_col: str = "dwell_s") -> Any:
+    """Behaviour features per person from events up to ``as_of`` (see the module docstring).
+
+    Parameters
+    ----------
+    events : pandas or polars DataFrame (eager or lazy)
+        One row per event, with ``person_col``, ``ts_col``, ``type_col``, ``session_col``, ``dwell_col``.
+    as_of : date or 'YYYY-MM-DD'
+        The last day observed; later events are ignored.
+    windows : sequence of int
+        Window lengths in days; the longest also sets ``peak_hour`` / ``peak_weekday``.
+    person_col, ts_col, type_col, session_col, dwell_col : str
+        Column names (canonical by default).
+
+    Returns
+    -------
+    Same kind as ``events``: one row per person with an event up to ``as_of``; ``views_<w>d`` … ,
+    ``days_since_last_active``, ``peak_hour``, ``peak_weekday``. Sessions belong to the day they start.
+
+    Raises
+    ------
+    InputError
+        Missing columns, bad ``windows`` or ``as_of``.
+
+    Examples
+    --------
+    >>> import polars as pl, datetime as dt
+    >>> ev = pl.DataFrame({"person_id": ["a", "a", "a", "b"], "event_type": ["view", "view", "cart", "view"],
+    ...     "event_ts": [dt.datetime(2024, 6, 1, 9), dt.datetime(2024, 6, 30, 9), dt.datetime(2024, 6, 30, 9, 5),
+    ...                  dt.datetime(2024, 7, 2)], "session_id": ["s1", "s2", "s2", "s3"], "dwell_s": 10.0})
+    >>> f = event_features(ev, as_of="2024-06-30", windows=(7, 30))
+    >>> f.select("person_id", "views_7d", "views_30d", "sessions_30d", "bounce_rate_30d", "days_since_last_active").rows()
+    [('a', 1, 2, 2, 0.5, 0)]
+    """
+    end, windows = _end(as_of), _windows(windows)
+    lf, eager = _lazy(events, [person_col, ts_col, type_col, session_col, dwell_col], "events")
+    p = person_col
+    lf = _local(lf, ts_col, end)
+    ind = {f"_{m}_{w}": _in(w, (nw.col(type_col) == t).cast(nw.Int64))
+           for m, t in _EVENT_TYPES.items() for w in windows}
+    ind |= {f"_dwell_s_{w}": _in(w, nw.col(dwell_col).fill_null(0.0)) for w in windows}
+    lf = lf.with_columns(**ind)
+    base = lf.group_by(p).agg(*(nw.col(c).sum() for c in ind), nw.col("_a").min().alias("_last"))
+    days = (lf.group_by(p, "_day").agg(nw.col("_a").min())
+            .with_columns(**{f"_active_days_{w}": _in(w) for w in windows})
+            .group_by(p).agg(*(nw.col(f"_active_days_{w}").sum() for w in windows)))
+    sessions = (lf.filter(~nw.col(session_col).is_null()).group_by(p, session_col)
+                .agg(nw.col("_a").max(), nw.len().alias("_n"))
+                .with_columns(**{f"_sessions_{w}": _in(w) for w in windows},
+                              **{f"_bounces_{w}": _in(w, (nw.col("_n") == 1).cast(nw.Int64)) for w in windows})
+                .group_by(p).agg(*(nw.col(f"_{k}_{w}").sum() for k in ("sessions", "bounces") for w in windows)))
+    recent = lf.filter(nw.col("_a") <= windows[-1]).with_columns(
+        _hour=nw.col("_ts").dt.hour().cast(nw.Int64), _weekday=nw.col("_ts").dt.weekday().cast(nw.Int64))
+    out = _join_all(base, [days, sessions, _top(recent, p, "_hour", None, "peak_hour"),
+                           _top(recent, p, "_weekday", None, "peak_weekday")], p)
+    out = out.with_columns(*(nw.col(f"_sessions_{w}").fill_null(0) for w in windows),
+                           *(nw.col(f"_bounces_{w}").fill_null(0) for w in windows))
+    cols = [nw.col(p)]
+    for metric in (*_EVENT_TYPES, "sessions", "dwell_s"):
+        cols += [nw.col(f"_{metric}_{w}").alias(f"{metric}_{w}d") for w in windows]
+    cols += [_ratio(f"_bounces_{w}", f"_sessions_{w}").alias(f"bounce_rate_{w}d") for w in windows]
+    cols += [nw.col(f"_active_days_{w}").alias(f"active_days_{w}d") for w in windows]
+    cols += [(nw.col("_last") - 1).alias("days_since_last_active"), nw.col("peak_hour"), nw.col("peak_weekday")]
+    return _back(out.select(*cols).sort(p), eager)
+
+
+def order_features(purchases: Any, *, as_of: Any, windows: Sequence[int] = DEFAULT_WINDOWS,
+                   person_col: str = "person_id", ts_col: str = "order_ts", order_col: str = "order_id",
+                   amount_col: str = "amount", quantity_col: str = "quantity", category_col: str = "category",
+                   discount_col: str = "discount", channel_col: str = "channel",
+                   brand_col: str | None = "brand") -> Any:
+    """Purchase and preference features per person from purchased order lines up to ``as_of``.
+
+    Pass what customers kept — :func:`persona_kit.clean.netted_purchases` (``build_features`` does it): every
+    line counts as bought. ``discount_col`` is the money taken off the line (null = none).
+
+    Parameters
+    ----------
+    purchases : pandas or polars DataFrame (eager or lazy)
+        Order lines with the named columns; ``brand_col`` is used only if present (then ``top_brand``).
+    as_of : date or 'YYYY-MM-DD'
+        The last day observed; later orders are ignored.
+    windows : sequence of int
+        Window lengths in days; the longest sets ``top_category``, ``price_band``, ``preferred_channel``.
+    person_col, ts_col, order_col, amount_col, quantity_col, category_col, discount_col, channel_col, brand_col
+        Column names (canonical by default).
+
+    Returns
+    -------
+    Same kind as ``purchases``: one row per person with a purchase up to ``as_of``: ``orders_<w>d``,
+    ``items_<w>d``, ``spend_<w>d``, ``aov_<w>d``, ``categories_<w>d``, ``discount_share_<w>d``,
+    ``first_purchase_date``, ``last_purchase_date``, ``days_since_last_purchase``, ``purchase_interval_days``
+    (mean gap in days between the days of consecutive orders), ``top_category``, [``top_brand``,]
+    ``price_band``, ``preferred_channel``.
+
+    Raises
+    ------
+    InputError
+        Missing columns, bad ``windows`` or ``as_of``.
+
+    Examples
+    --------
+    >>> import polars as pl, datetime as dt
+    >>> o = pl.DataFrame({"person_id": "a", "order_id": ["1", "2", "3"], "amount": [100.0, 50.0, 30.0],
+    ...     "order_ts": [dt.datetime(2024, 6, 1), dt.datetime(2024, 6, 21), dt.datetime(2024, 6, 29)],
+    ...     "quantity": 1.0, "category": "护肤", "discount": [0.0, 10.0, 0.0], "channel": "tmall"})
+    >>> f = order_features(o, as_of="2024-06-30", windows=(30,))
+    >>> f.select("orders_30d", "aov_30d", "purchase_interval_days", "days_since_last_purchase").rows()
+    [(3, 60.0, 14.0, 1)]
+    """
+    end, windows = _end(as_of), _windows(windows)
+    required = [person_col, ts_col, order_col, amount_col, quantity_col, category_col, discount_col, channel_col]
+    lf, eager = _lazy(purchases, required, "orders")
+    p, longest = person_col, windows[-1]
+    has_brand = brand_col is not None and brand_col in lf.collect_schema().names()
+    lf = _local(lf, ts_col, end).with_columns(_spend=nw.col(amount_col).fill_null(0.0),
+                                              _qty=nw.col(quantity_col).fill_null(0.0))
+    lf = lf.with_columns(_disc=nw.col(discount_col).fill_null(0.0))
+    ind = {f"_{m}_{w}": _in(w, nw.col(c)) for m, c in (("items", "_qty"), ("spend", "_spend"), ("disc", "_disc"))
+           for w in windows}
+    lf = lf.with_columns(**ind)
+    base = lf.group_by(p).agg(*(nw.col(c).sum() for c in ind))
+    orders = lf.group_by(p, order_col).agg(nw.col("_a").min(), nw.col("_day").min(), nw.col(channel_col).min())
+    per_order = (orders.with_columns(**{f"_orders_{w}": _in(w) for w in windows})
+                 .group_by(p).agg(*(nw.col(f"_orders_{w}").sum() for w in windows), nw.len().alias("_n"),
+                                  nw.col("_a").min().alias("_last_a"), nw.col("_a").max().alias("_first_a"),
+                                  nw.col("_day").min().alias("_first"), nw.col("_day").max().alias("_lastd")))
+    cats = (lf.filter(~nw.col(category_col).is_null()).group_by(p, category_col).agg(nw.col("_a").min())
+            .with_columns(**{f"_categories_{w}": _in(w) for w in windows})
+            .group_by(p).agg(*(nw.col(f"_categories_{w}").sum() for w in windows)))
+    recent = lf.filter(nw.col("_a") <= longest)
+    parts = [per_order, cats, _top(recent, p, category_col, "_spend", "top_category")]
+    if has_brand:
+        parts.append(_top(recent, p, brand_col, "_spend", "top_brand"))
+    parts.append(_top(orders.filter(nw.col("_a") <= longest), p, channel_col, None, "preferred_channel"))
+    out = _join_all(base, parts, p)
+    price = nw.col("_price")
+    out = out.with_columns(_price=_ratio(f"_spend_{longest}", f"_items_{longest}")).with_columns(
+        _q1=price.quantile(1 / 3, interpolation="linear"), _q2=price.quantile(2 / 3, interpolation="linear"))
+    band = (nw.when(price <= nw.col("_q1")).then(nw.lit("low")).when(price <= nw.col("_q2")).then(nw.lit("mid"))
+            .when(~price.is_null()).then(nw.lit("high")))
+    cols = [nw.col(p)]
+    cols += [nw.col(f"_orders_{w}").alias(f"orders_{w}d") for w in windows]
+    cols += [nw.col(f"_{m}_{w}").alias(f"{m}_{w}d") for m in ("items", "spend") for w in windows]
+    cols += [_ratio(f"_spend_{w}", f"_orders_{w}").alias(f"aov_{w}d") for w in windows]
+    cols += [nw.col(f"_categories_{w}").alias(f"categories_{w}d") for w in windows]
+    list_value = {w: nw.col(f"_spend_{w}") + nw.col(f"_disc_{w}") for w in windows}
+    cols += [nw.when(list_value[w] > 0).then(nw.col(f"_disc_{w}") / list_value[w]).alias(f"discount_share_{w}d")
+             for w in windows]
+    cols += [nw.col("_first").cast(nw.Date).alias("first_purchase_date"),
+             nw.col("_lastd").cast(nw.Date).alias("last_purchase_date"),
+             (nw.col("_last_a") - 1).alias("days_since_last_purchase"),
+             nw.when(nw.col("_n") > 1).then((nw.col("_first_a") - nw.col("_last_a")) / (nw.col("_n") - 1))
+             .alias("purchase_interval_days"),
+             nw.col("top_category"), *([nw.col("top_brand")] if has_brand else []),
+             band.alias("price_band"), nw.col("preferred_channel")]
+    return _back(out.select(*cols).sort(p), eager)
+
+
+def review_features(reviews: Any, *, as_of: Any, windows: Sequence[int] = DEFAULT_WINDOWS,
+                    person_col: str = "person_id", ts_col: str = "review_ts", rating_col: str = "rating",
+                    sentiment_col: str = "sentiment") -> Any:
+    """Interaction features per person from reviews up to ``as_of``.
+
+    Parameters
+    ----------
+    reviews : pandas or polars DataFrame (eager or lazy)
+        One row per review; ``sentiment_col`` in [0, 1] comes from :func:`persona_kit.sentiment.score_reviews`.
+    as_of : date or 'YYYY-MM-DD'
+        The last day observed; later reviews are ignored.
+    windows : sequence of int
+        Window lengths in days.
+    person_col, ts_col, rating_col, sentiment_col : str
+        Column names.
+
+    Returns
+    -------
+    Same kind as ``reviews``: ``reviews_<w>d``, ``avg_rating_<w>d``, ``avg_sentiment_<w>d`` (means over the
+    reviews with a value; null when there is none).
+
+    Raises
+    ------
+    InputError
+        Missing columns (score the reviews first), bad ``windows`` or ``as_of``.
+
+    Examples
+    --------
+    >>> import polars as pl, datetime as dt
+    >>> r = pl.DataFrame({"person_id": ["a", "a", "b"], "rating": [5, 2, 4], "sentiment": [0.9, 0.2, 0.8],
+    ...     "review_ts": [dt.datetime(2024, 6, 29), dt.datetime(2024, 1, 1), dt.datetime(2024, 6, 1)]})
+    >>> review_features(r, as_of="2024-06-30", windows=(7, 365)).rows()
+    [('a', 1, 2, 5.0, 3.5, 0.9, 0.55), ('b', 0, 1, None, 4.0, None, 0.8)]
+    """
+    end, windows = _end(as_of), _windows(windows)
+    lf, eager = _lazy(reviews, [person_col, ts_col, rating_col, sentiment_col], "reviews")
+    lf = _local(lf, ts_col, end)
+    ind: dict[str, nw.Expr] = {}
+    for w in windows:
+        ind[f"_reviews_{w}"] = _in(w)
+        for m, c in (("rating", rating_col), ("sentiment", sentiment_col)):
+            ind[f"_{m}_{w}"] = _in(w, nw.col(c).cast(nw.Float64).fill_null(0.0))
+            ind[f"_{m}_n_{w}"] = _in(w, (~nw.col(c).is_null()).cast(nw.Int64))
+    out = lf.with_columns(**ind).group_by(person_col).agg(*(nw.col(c).sum() for c in ind))
+    cols = [nw.col(person_col)]
+    cols += [nw.col(f"_reviews_{w}").alias(f"reviews_{w}d") for w in windows]
+    cols += [_ratio(f"_{m}_{w}", f"_{m}_n_{w}").alias(f"avg_{m}_{w}d") for m in ("rating", "sentiment")
+             for w in windows]
+    return _back(out.select(*cols).sort(person_col), eager)
+
+
+_DEMOGRAPHICS = ("gender", "city", "province", "member_level")
+
+
+def demographics(customers: Any, *, as_of: Any, person_col: str = "person_id",
+                 columns: Sequence[str] = _DEMOGRAPHICS, birth_col: str = "birth_date",
+                 consent_col: str = "consent_marketing") -> Any:
+    """One row per person from the customers table: ``columns``, ``age`` and ``consent_marketing``.
+
+    A person's several source records are combined per column: the most frequent non-null value wins
+    (ties go to the smallest value; ``gender`` 'unknown' counts as missing, and stays 'unknown' only when no
+    record knows better). ``age`` is whole years at ``as_of`` from the combined ``birth_col``;
+    ``consent_marketing`` is True only if at least one record says True and none says False.
+
+    Parameters
+    ----------
+    customers : pandas or polars DataFrame (eager or lazy)
+        One row per source record, with ``person_col``, ``columns``, ``birth_col`` (a date) and ``consent_col``.
+    as_of : date or 'YYYY-MM-DD'
+        The day ages are measured at.
+    person_col, columns, birth_col, consent_col
+        Column names.
+
+    Returns
+    -------
+    Same kind as ``customers``: ``person_col``, ``*columns``, ``age``, ``consent_marketing``.
+
+    Raises
+    ------
+    InputError
+        Missing columns or a bad ``as_of``.
+
+    Examples
+    --------
+    >>> import polars as pl, datetime as dt
+    >>> c = pl.DataFrame({"person_id": ["a", "a", "a"], "gender": ["female", "unknown", None],
+    ...     "city": ["上海", "上海", "杭州"], "province": None, "member_level": ["gold", None, None],
+    ...     "birth_date": [dt.date(1990, 7, 1), None, dt.date(1990, 7, 1)], "consent_marketing": [True, None, True]})
+    >>> demographics(c, as_of="2024-06-30").rows()
+    [('a', 'female', '上海', None, 'gold', 33, True)]
+    """
+    end = _end(as_of)
+    day = end.date() - dt.timedelta(days=1)
+    columns = list(columns)
+    lf, eager = _lazy(customers, [person_col, *columns, birth_col, consent_col], "customers")
+    p = person_col
+    if "gender" in columns:
+        lf = lf.with_columns(_gender_raw=nw.col("gender"),
+                             gender=nw.when(nw.col("gender") != "unknown").then(nw.col("gender")))
+    consent = nw.col(consent_col)
+    lf = lf.with_columns(_no=(consent == False).fill_null(False).cast(nw.Int64),  # noqa: E712
+                         _yes=(consent == True).fill_null(False).cast(nw.Int64))  # noqa: E712
+    base = lf.group_by(p).agg(nw.col("_no").sum(), nw.col("_yes").sum())
+    parts = [_top(lf, p, c, None, c) for c in [*columns, birth_col]]
+    if "gender" in columns:
+        parts.append(_top(lf, p, "_gender_raw", None, "_gender_any"))
+    out = _join_all(base, parts, p)
+    birth = nw.col(birth_col)
+    later = ((birth.dt.month() > day.month) | ((birth.dt.month() == day.month) & (birth.dt.day() > day.day)))
+    age = (nw.lit(day.year) - birth.dt.year() - later.fill_null(False).cast(nw.Int64)).alias("age")
+    cols = [nw.col(p)]
+    cols += [nw.coalesce(nw.col(c), nw.col("_gender_any")).alias(c) if c == "gender" else nw.col(c)
+             for c in columns]
+    cols += [age, nw.when(nw.col("_no") > 0).then(nw.lit(False)).when(nw.col("_yes") > 0).then(nw.lit(True))
+             .alias(consent_col)]
+    return _back(out.select(*cols).sort(p), eager)
+
+
+# --- everything ---------------------------------------------------------------------------------------------
+
+def _purchases(orders: Any, products: Any, person_col: str) -> Any:
+    """Netted purchases (what customers kept) of clean / identity orders, with ``brand`` from ``products``."""
+    from persona_kit.clean import netted_purchases
+
+    native = nw.from_native(orders)
+    if isinstance(native, nw.LazyFrame):
+        native = native.collect()
+    was_pandas = native.implementation.is_pandas_like()
+    kept = native.to_polars()
+    renamed = "source_customer_id" not in kept.columns and "source_key" in kept.columns
+    if renamed:
+        kept = kept.rename({"source_key": "source_customer_id"})
+    kept = netted_purchases(kept)
+    if renamed:
+        kept = kept.rename({"source_customer_id": "source_key"})
+    if products is not None and "brand" not in kept.columns:
+        prod = nw.from_native(products)
+        prod = (prod.collect() if isinstance(prod, nw.LazyFrame) else prod).to_polars()
+        check_columns(prod.columns, ["product_id", "brand"], where="products")
+        kept = kept.join(prod.select("product_id", "brand").unique("product_id"), on="product_id", how="left")
+    return kept.to_pandas() if was_pandas else kept
+
+
+def build_features(events: Any = None, orders: Any = None, reviews: Any = None, customers: Any = None, *,
+                   as_of: Any, windows: Sequence[int] = DEFAULT_WINDOWS, person_col: str = "person_id",
+                   products: Any = None) -> Any:
+    """Every feature of :data:`FEATURE_COLUMNS` per person, as of a date, from the identity step's tables.
+
+    Parameters
+    ----------
+    events, orders, reviews, customers : pandas or polars DataFrame, optional
+        The ``03_identity`` tables (any may be None; its columns are then left out). ``orders`` are netted
+        first with :func:`persona_kit.clean.netted_purchases` (they need ``net_quantity`` / ``net_amount``);
+        ``reviews`` need a ``sentiment`` column (:func:`persona_kit.sentiment.score_reviews`).
+    as_of : date or 'YYYY-MM-DD'
+        The last day observed: nothing later is read.
+    windows : sequence of int
+        Window lengths in days.
+    person_col : str
+        The person id column.
+    products : DataFrame, optional
+        Adds ``brand`` to the orders by ``product_id`` (then ``top_brand``).
+
+    Returns
+    -------
+    One row per person seen in any given table, the kind of the first given frame (collected when it is
+    lazy, the orders being netted eagerly). Counts are 0 for a person without rows in a table; averages,
+    rates and dates are null.
+
+    Raises
+    ------
+    InputError
+        No table given, missing columns, bad ``windows`` or ``as_of``.
+
+    Examples
+    --------
+    >>> import polars as pl, datetime as dt
+    >>> ev = pl.DataFrame({"person_id": ["a", "b"], "event_type": "view", "session_id": ["s1", "s2"],
+    ...     "event_ts": [dt.datetime(2024, 6, 30, 10), dt.datetime(2024, 6, 1)], "dwell_s": 5.0})
+    >>> c = pl.DataFrame({"person_id": ["a", "c"], "gender": "female", "city": "上海", "province": "上海",
+    ...     "member_level": "gold", "birth_date": dt.date(2000, 1, 1), "consent_marketing": True})
+    >>> build_features(ev, customers=c, as_of="2024-06-30", windows=(7,)).select("person_id", "views_7d", "age").rows()
+    [('a', 1, 24), ('b', 0, None), ('c', 0, 24)]
+    """
+    given = [f for f in (events, orders, reviews, customers) if f is not None]
+    if not given:
+        raise InputError("build_features needs at least one of events, orders, reviews, customers")
+    _end(as_of)
+    windows = _windows(windows)
+    first = nw.from_native(given[0])
+    eager = isinstance(first, nw.DataFrame) or orders is not None
+    kw = {"as_of": as_of, "person_col": person_col}
+    outs = []
+    if events is not None:
+        outs.append(event_features(events, windows=windows, **kw))
+    if orders is not None:
+        outs.append(order_features(_purchases(orders, products, person_col), windows=windows, **kw))
+    if reviews is not None:
+        outs.append(review_features(reviews, windows=windows, **kw))
+    if customers is not None:
+        outs.append(demographics(customers, **kw))
+    lazies = [nw.from_native(o) for o in outs]
+    lazies = [f.lazy() if isinstance(f, nw.DataFrame) else f for f in lazies]
+    if not isinstance(first, nw.DataFrame) and orders is not None:
+        lazies = [f.collect().lazy() for f in lazies]
+    people = nw.concat([f.select(person_col) for f in lazies]).unique(person_col)
+    out = _join_all(people, lazies, person_col)
+    counts = [f"{m}_{w}d" for m in _COUNTS for w in windows if f"{m}_{w}d" in out.collect_schema().names()]
+    out = out.with_columns(*(nw.col(c).fill_null(0) for c in counts)).sort(person_col)
+    return _back(out, eager)
