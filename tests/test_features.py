@@ -251,3 +251,15 @@ def test_sample_features_for_every_person_and_planted_personas_differ(sample):
                days=pl.col("days_since_last_purchase").median()).sort("persona"))
     top = {c: by.sort(c, descending=True, nulls_last=True)["persona"][0] for c in ("aov_365d", "views_per_order", "days")}
     assert top == {"aov_365d": "luxury_fragrance", "views_per_order": "browser", "days": "lapsed"}
+
+
+def test_a_sql_lazy_backend_gives_the_same_features():
+    """duckdb stands in for pyspark (not installed here): the same narwhals code, a lazy SQL engine."""
+    duckdb = pytest.importorskip("duckdb")
+    reviews = pl.DataFrame({"person_id": ["a"], "rating": [5], "sentiment": [0.9], "review_ts": [D(2024, 6, 29)]})
+    cases = [(features.event_features, pl.DataFrame(EVENTS)), (features.order_features, pl.DataFrame(ORDERS)),
+             (features.review_features, reviews), (features.demographics, pl.DataFrame(CUSTOMERS))]
+    for fn, df in cases:
+        expected = fn(df, as_of=AS_OF)
+        got = fn(duckdb.from_arrow(df.to_arrow()), as_of=AS_OF).pl()
+        assert got.select(expected.columns).cast(expected.schema, strict=False).equals(expected), fn.__name__
