@@ -98,7 +98,7 @@ def feature_columns(windows: tuple[int, ...] = DEFAULT_WINDOWS) -> dict[str, str
     >>> [c for c in cols if c.startswith("views")]
     ['views_30d']
     """
-    out = {"person_id": "the person (OneID from the identity step)"}
+    out = {"person_id": "the person (OneID from the identity step)", "as_of": "the day the features describe"}
     for group in (_EVENT_WINDOWED, _ORDER_WINDOWED, _REVIEW_WINDOWED):
         for metric, meaning in group.items():
             out.update({f"{metric}_{w}d": f"{meaning} in the last {w} days" for w in windows})
@@ -545,7 +545,7 @@ def build_features(events: Any = None, orders: Any = None, reviews: Any = None, 
     given = [f for f in (events, orders, reviews, customers) if f is not None]
     if not given:
         raise InputError("build_features needs at least one of events, orders, reviews, customers")
-    _end(as_of)
+    day = (_end(as_of) - dt.timedelta(days=1)).date()
     windows = _windows(windows)
     first = nw.from_native(given[0])
     eager = isinstance(first, nw.DataFrame) or orders is not None
@@ -566,5 +566,5 @@ def build_features(events: Any = None, orders: Any = None, reviews: Any = None, 
     people = nw.concat([f.select(person_col) for f in lazies]).unique(person_col)
     out = _join_all(people, lazies, person_col)
     counts = [f"{m}_{w}d" for m in _COUNTS for w in windows if f"{m}_{w}d" in out.collect_schema().names()]
-    out = out.with_columns(*(nw.col(c).fill_null(0) for c in counts)).sort(person_col)
+    out = out.with_columns(*(nw.col(c).fill_null(0) for c in counts), nw.lit(day).alias("as_of")).sort(person_col)
     return _back(out, eager)

@@ -1,6 +1,7 @@
 """`make report` as a user meets it: every step notebook run on the sample, exported, and opened in
 headless Chromium with no network (both languages); nothing lost, no PII printed, same run → same artifacts."""
 
+import datetime as dt
 import json
 import re
 from pathlib import Path
@@ -106,3 +107,25 @@ def test_every_step_runs_on_online_retail_through_its_params_file():
     assert cleaned["rows_in"] == cleaned["rows_clean"] + cleaned["quarantined"] + cleaned["separated"] == 541_909
     assert cleaned["duplicates"] == 5_268
     assert (summary["03_identity"]["records"], summary["03_identity"]["persons"]) == (4_372, 4_372)
+
+
+def test_features_and_every_default_tag_from_the_sample_run(sample_run):
+    """The chain the tags notebook will run: step 03's tables → sentiment → features → the 47 default tags."""
+    from persona_kit import features, sentiment, tags
+
+    if sample_run["lang"] != "zh":
+        pytest.skip("checked once")
+    step = ROOT / "runs" / sample_run["run"] / "03_identity"
+    table = {name: pl.read_parquet(step / f"{name}.parquet")
+             for name in ("customers", "orders", "events", "reviews", "products")}
+    frame = features.build_features(table["events"], orders=table["orders"], products=table["products"],
+                                    reviews=sentiment.score_reviews(table["reviews"]),
+                                    customers=table["customers"], as_of="2026-06-30")
+    persons = pl.read_parquet(step / "persons.parquet")
+    assert frame.height == persons.height and frame["as_of"].unique().to_list() == [dt.date(2026, 6, 30)]
+    catalog = tags.load_catalog()
+    model = frame.select("person_id", churn_probability=pl.lit(0.5), clv_365d=pl.col("spend_365d"))
+    long = tags.compute_tags(frame, catalog, as_of="2026-06-30", model_outputs=model)
+    coverage = long.group_by("tag_id").agg(pl.len())
+    assert coverage.height >= 40, "most default tags hold a value for someone on the sample"
+    assert long["person_id"].n_unique() == frame.height
