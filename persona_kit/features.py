@@ -175,6 +175,15 @@ def _in(w: int, value: Any = 1) -> nw.Expr:
     return nw.when(nw.col("_a") <= w).then(v).otherwise(0)
 
 
+_FIXED = 10_000  # money, quantities and seconds are summed as exact integers of 1/10,000
+
+
+def _fixed(value: nw.Expr) -> nw.Expr:
+    """``value`` (null = 0) as an integer number of 1/10,000 units: integer sums do not depend on the order
+    a parallel group-by adds rows in, so the same data gives byte-identical features."""
+    return (value.fill_null(0.0) * _FIXED).round(0).cast(nw.Int64)
+
+
 def _ratio(num: str, den: str) -> nw.Expr:
     return nw.when(nw.col(den) > 0).then(nw.col(num) / nw.col(den))
 
@@ -239,7 +248,7 @@ def event_features(events: Any, *, as_of: Any, windows: Sequence[int] = DEFAULT_
     lf = _local(lf, ts_col, end)
     ind = {f"_{m}_{w}": _in(w, (nw.col(type_col) == t).cast(nw.Int64))
            for m, t in _EVENT_TYPES.items() for w in windows}
-    ind |= {f"_dwell_s_{w}": _in(w, nw.col(dwell_col).fill_null(0.0)) for w in windows}
+    ind |= {f"_dwell_s_{w}": _in(w, _fixed(nw.col(dwell_col))) for w in windows}
     lf = lf.with_columns(**ind)
     base = lf.group_by(p).agg(*(nw.col(c).sum() for c in ind), nw.col("_a").min().alias("_last"))
     days = (lf.group_by(p, "_day").agg(nw.col("_a").min())
@@ -257,8 +266,9 @@ def event_features(events: Any, *, as_of: Any, windows: Sequence[int] = DEFAULT_
     out = out.with_columns(*(nw.col(f"_sessions_{w}").fill_null(0) for w in windows),
                            *(nw.col(f"_bounces_{w}").fill_null(0) for w in windows))
     cols = [nw.col(p)]
-    for metric in (*_EVENT_TYPES, "sessions", "dwell_s"):
+    for metric in (*_EVENT_TYPES, "sessions"):
         cols += [nw.col(f"_{metric}_{w}").alias(f"{metric}_{w}d") for w in windows]
+    cols += [(nw.col(f"_dwell_s_{w}") / _FIXED).alias(f"dwell_s_{w}d") for w in windows]
     cols += [_ratio(f"_bounces_{w}", f"_sessions_{w}").alias(f"bounce_rate_{w}d") for w in windows]
     cols += [nw.col(f"_active_days_{w}").alias(f"active_days_{w}d") for w in windows]
     cols += [(nw.col("_last") - 1).alias("days_since_last_active"), nw.col("peak_hour"), nw.col("peak_weekday")]
@@ -278,7 +288,9 @@ def order_features(purchases: Any, *, as_of: Any, windows: Sequence[int] = DEFAU
     Parameters
     ----------
     purchases : pandas or polars DataFrame (eager or lazy)
-        Order lines with the named columns; ``brand_col`` is used only if present (then ``top_brand``).
+        Order lines with the named columns. ``category_col``, ``discount_col`` and ``channel_col`` may be
+        absent (e.g. UCI Online Retail has none): the features that need them are then null, not zero;
+        ``brand_col`` is used only if present (then ``top_brand``).
     as_of : date or 'YYYY-MM-DD'
         The last day observed; later orders are ignored.
     windows : sequence of int
@@ -310,13 +322,17 @@ def order_features(purchases: Any, *, as_of: Any, windows: Sequence[int] = DEFAU
     [(3, 60.0, 14.0, 1)]
     """
     end, windows = _end(as_of), _windows(windows)
-    required = [person_col, ts_col, order_col, amount_col, quantity_col, category_col, discount_col, channel_col]
+    required = [person_col, ts_col, order_col, amount_col, quantity_col]
     lf, eager = _lazy(purchases, required, "orders")
+    present = set(lf.collect_schema().names())
+    absent = [c for c in (category_col, discount_col, channel_col) if c not in present]
+    if absent:
+        lf = lf.with_columns(*(nw.lit(None, dtype=nw.Float64 if c == discount_col else nw.String).alias(c)
+                               for c in absent))
     p, longest = person_col, windows[-1]
     has_brand = brand_col is not None and brand_col in lf.collect_schema().names()
-    lf = _local(lf, ts_col, end).with_columns(_spend=nw.col(amount_col).fill_null(0.0),
-                                              _qty=nw.col(quantity_col).fill_null(0.0))
-    lf = lf.with_columns(_disc=nw.col(discount_col).fill_null(0.0))
+    lf = _local(lf, ts_col, end).with_columns(_spend=_fixed(nw.col(amount_col)), _qty=_fixed(nw.col(quantity_col)),
+                                              _disc=_fixed(nw.col(discount_col)))
     ind = {f"_{m}_{w}": _in(w, nw.col(c)) for m, c in (("items", "_qty"), ("spend", "_spend"), ("disc", "_disc"))
            for w in windows}
     lf = lf.with_columns(**ind)
@@ -342,12 +358,13 @@ def order_features(purchases: Any, *, as_of: Any, windows: Sequence[int] = DEFAU
             .when(~price.is_null()).then(nw.lit("high")))
     cols = [nw.col(p)]
     cols += [nw.col(f"_orders_{w}").alias(f"orders_{w}d") for w in windows]
-    cols += [nw.col(f"_{m}_{w}").alias(f"{m}_{w}d") for m in ("items", "spend") for w in windows]
-    cols += [_ratio(f"_spend_{w}", f"_orders_{w}").alias(f"aov_{w}d") for w in windows]
+    cols += [(nw.col(f"_{m}_{w}") / _FIXED).alias(f"{m}_{w}d") for m in ("items", "spend") for w in windows]
+    cols += [(_ratio(f"_spend_{w}", f"_orders_{w}") / _FIXED).alias(f"aov_{w}d") for w in windows]
     cols += [nw.col(f"_categories_{w}").alias(f"categories_{w}d") for w in windows]
     list_value = {w: nw.col(f"_spend_{w}") + nw.col(f"_disc_{w}") for w in windows}
-    cols += [nw.when(list_value[w] > 0).then(nw.col(f"_disc_{w}") / list_value[w]).alias(f"discount_share_{w}d")
-             for w in windows]
+    known = nw.lit(discount_col not in absent)  # no discount column: the share is unknown, not zero
+    cols += [nw.when((list_value[w] > 0) & known).then(nw.col(f"_disc_{w}") / list_value[w])
+             .alias(f"discount_share_{w}d") for w in windows]
     cols += [nw.col("_first").cast(nw.Date).alias("first_purchase_date"),
              nw.col("_lastd").cast(nw.Date).alias("last_purchase_date"),
              (nw.col("_last_a") - 1).alias("days_since_last_purchase"),

@@ -263,3 +263,36 @@ def test_a_sql_lazy_backend_gives_the_same_features():
         expected = fn(df, as_of=AS_OF)
         got = fn(duckdb.from_arrow(df.to_arrow()), as_of=AS_OF).pl()
         assert got.select(expected.columns).cast(expected.schema, strict=False).equals(expected), fn.__name__
+
+
+def test_order_features_without_category_discount_or_channel_are_null_not_zero():
+    import datetime as dt
+
+    orders = pl.DataFrame({"person_id": ["p1", "p1"], "order_id": ["o1", "o2"], "line_no": [1, 1],
+                           "order_ts": [dt.datetime(2024, 6, 1, 10), dt.datetime(2024, 6, 20, 10)],
+                           "amount": [10.0, 30.0], "quantity": [1.0, 3.0]})
+    out = features.order_features(orders, as_of="2024-06-30", windows=(30,))
+    row = out.row(0, named=True)
+    assert (row["orders_30d"], row["spend_30d"], row["aov_30d"]) == (2, 40.0, 20.0)
+    assert row["discount_share_30d"] is None and row["top_category"] is None
+    assert row["preferred_channel"] is None and row["categories_30d"] is None
+
+
+def test_features_do_not_depend_on_row_order():
+    """Sums are exact (fixed point): reordering rows, as a parallel group-by does, changes no bit."""
+    import datetime as dt
+
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    n = 20_000
+    orders = pl.DataFrame({
+        "person_id": rng.integers(0, 300, n).astype(str), "order_id": np.arange(n).astype(str), "line_no": 1,
+        "order_ts": [dt.datetime(2024, 6, 1) + dt.timedelta(minutes=int(m)) for m in rng.integers(0, 40_000, n)],
+        "amount": rng.random(n) * 300, "quantity": rng.integers(1, 4, n).astype(float),
+        "discount": rng.random(n) * 10, "category": "护肤", "channel": "app"})
+    events = pl.DataFrame({"person_id": orders["person_id"], "event_ts": orders["order_ts"], "event_type": "view",
+                           "session_id": orders["order_id"], "dwell_s": rng.random(n) * 100})
+    for build, frame in ((features.order_features, orders), (features.event_features, events)):
+        first = build(frame, as_of="2024-06-30")
+        assert first.equals(build(frame.sample(fraction=1.0, shuffle=True, seed=1), as_of="2024-06-30"))

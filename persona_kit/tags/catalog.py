@@ -41,7 +41,7 @@ Examples
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -116,6 +116,17 @@ class Catalog:
     def select(self, tag_ids: list[str]) -> Catalog:
         """A catalog holding only ``tag_ids`` (each must exist)."""
         return Catalog(self.version, self.categories, tuple(self[i] for i in tag_ids))
+
+    def computable(self, columns: Iterable[str]) -> Catalog:
+        """The tags whose every input column is in ``columns`` — e.g. a features frame's columns, plus
+        model outputs' once the models exist (model tags drop out until then).
+
+        >>> full = load_catalog()
+        >>> len(full.computable(["person_id", "gender"])) < len(full)
+        True
+        """
+        available = set(columns)
+        return self.select([tag.id for tag in self.tags if tag.columns() <= available])
 
     def tree(self) -> pl.DataFrame:
         """The taxonomy as a frame: one row per tag, in category order.
