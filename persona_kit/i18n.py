@@ -1,7 +1,8 @@
 """One translation table for everything an analyst reads (zh by default, en by parameter).
 
-Labels live in ``resources/labels.yaml`` as ``key: {zh: ..., en: ...}``; values may hold
-``{name}`` placeholders filled from keyword arguments.
+Labels live in ``resources/labels/*.yaml`` (one file per step, one table: a key may be defined
+once) as ``key: {zh: ..., en: ...}``; values may hold ``{name}`` placeholders filled from keyword
+arguments.
 
 Examples
 --------
@@ -26,11 +27,44 @@ __all__ = ["LANGS", "t", "label_or", "labels", "translate_values"]
 LANGS = ("zh", "en")
 
 
+TABLE = "persona_kit/resources/labels"
+
+
+class _UniqueKeys(yaml.SafeLoader):
+    """A YAML loader that refuses a key defined twice in one mapping."""
+
+    def construct_mapping(self, node, deep=False):
+        keys = [self.construct_object(k, deep=deep) for k, _ in node.value]
+        dupes = sorted({k for k in keys if keys.count(k) > 1})
+        if dupes:
+            raise InputError(f"label keys defined twice: {dupes}")
+        return super().construct_mapping(node, deep)
+
+
 @cache
 def labels() -> dict[str, dict[str, str]]:
-    """Return the whole translation table (read once)."""
-    text = resources.files("persona_kit").joinpath("resources/labels.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+    """Return the whole translation table (read once from every file of :data:`TABLE`).
+
+    Raises
+    ------
+    InputError
+        If a key is defined twice, in one file or in two.
+    """
+    table: dict[str, dict[str, str]] = {}
+    folder = resources.files("persona_kit").joinpath("resources/labels")
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".yaml"):
+            continue
+        try:
+            part = yaml.load(entry.read_text("utf-8"), Loader=_UniqueKeys) or {}
+        except InputError as err:
+            raise InputError(str(err), file=f"{TABLE}/{entry.name}") from None
+        clash = sorted(set(part) & set(table))
+        if clash:
+            raise InputError(f"label keys already defined in another file: {clash}",
+                             file=f"{TABLE}/{entry.name}")
+        table.update(part)
+    return table
 
 
 def t(key: str, lang: str = "zh", /, **values: object) -> str:
@@ -44,7 +78,7 @@ def t(key: str, lang: str = "zh", /, **values: object) -> str:
     check_choice("lang", lang, LANGS)
     entry = labels().get(key)
     if entry is None:
-        raise InputError(f"no label {key!r} in persona_kit/resources/labels.yaml")
+        raise InputError(f"no label {key!r} in {TABLE}/")
     text = entry[lang]
     return text.format(**values) if values else text
 

@@ -2,13 +2,11 @@
 
 import re
 import string
-from importlib import resources
 from pathlib import Path
 
 import pandas as pd
 import polars as pl
 import pytest
-import yaml
 
 from persona_kit.errors import InputError
 from persona_kit.i18n import labels, t, translate_values
@@ -16,23 +14,12 @@ from persona_kit.i18n import labels, t, translate_values
 ROOT = Path(__file__).parents[1]
 
 
-class _NoDuplicates(yaml.SafeLoader):
-    def construct_mapping(self, node, deep=False):
-        keys = [self.construct_object(k, deep=deep) for k, _ in node.value]
-        dupes = sorted({k for k in keys if keys.count(k) > 1})
-        if dupes:
-            raise AssertionError(f"duplicate label keys {dupes}")
-        return super().construct_mapping(node, deep)
-
-
 def _fields(text: str) -> set[str]:
     return {f for _, f, _, _ in string.Formatter().parse(text) if f}
 
 
 def test_every_label_is_bilingual_with_the_same_placeholders():
-    text = resources.files("persona_kit").joinpath("resources/labels.yaml").read_text("utf-8")
-    table = yaml.load(text, Loader=_NoDuplicates)
-    for key, entry in table.items():
+    for key, entry in labels().items():
         assert set(entry) == {"zh", "en"}, key
         assert entry["zh"].strip() and entry["en"].strip(), key
         assert _fields(entry["zh"]) == _fields(entry["en"]), key
@@ -49,12 +36,32 @@ def test_every_key_a_notebook_uses_exists():
     assert sorted(used - set(labels())) == []
 
 
+def test_a_key_defined_twice_is_refused_with_the_file(tmp_path, monkeypatch):
+    import persona_kit.i18n as i18n
+
+    folder = tmp_path / "persona_kit" / "resources" / "labels"
+    folder.mkdir(parents=True)
+    (folder / "a.yaml").write_text("x.one: {zh: 一, en: one}\n", "utf-8")
+    (folder / "b.yaml").write_text("x.one: {zh: 一, en: one}\n", "utf-8")
+    monkeypatch.setattr(i18n.resources, "files", lambda _: tmp_path / "persona_kit")
+    i18n.labels.cache_clear()
+    try:
+        with pytest.raises(InputError, match=r"labels/b.yaml: label keys already defined in another file: \['x.one'\]"):
+            i18n.labels()
+        (folder / "b.yaml").write_text("x.two: {zh: 二, en: two}\nx.two: {zh: 二, en: two}\n", "utf-8")
+        i18n.labels.cache_clear()
+        with pytest.raises(InputError, match=r"labels/b.yaml: label keys defined twice: \['x.two'\]"):
+            i18n.labels()
+    finally:
+        i18n.labels.cache_clear()
+
+
 def test_t_fills_placeholders_and_rejects_bad_input():
     assert t("dq.findings.none", "en") == "Nothing needs attention."
     assert "1,234" in t("dq.duplicates.intro", "zh", exact=1234)
     with pytest.raises(InputError, match=r"lang must be one of \['zh', 'en'\], got 'EN'"):
         t("lang.name", "EN")
-    with pytest.raises(InputError, match=r"no label 'no.such.key' in persona_kit/resources/labels.yaml"):
+    with pytest.raises(InputError, match=r"no label 'no.such.key' in persona_kit/resources/labels/"):
         t("no.such.key")
 
 

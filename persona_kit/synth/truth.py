@@ -165,7 +165,7 @@ def _dictionary(summary: dict, dirty: pl.DataFrame, stem: str) -> str:
         ["`shared_identifiers.csv`", "identifiers typed on records of different persons"],
         ["`reviews.parquet`", "language and true sentiment of each review row"],
         ["`truth.yaml`", "summary of all of the above"]]))
-    parts.append("### Personas\n\nLabels: `persona.<name>` in `persona_kit/resources/labels.yaml`. Parameters: "
+    parts.append("### Personas\n\nLabels: `persona.<name>` in `persona_kit/resources/labels/`. Parameters: "
                  "`persona_kit/resources/synth_personas.yaml`.\n\n" + _table(
                      ["persona", "share", "persons", "female", "age", "active", "promo share", "orders (mean)",
                       "discount", "top category", "app sessions (mean)", "session buy rate"], pers))
