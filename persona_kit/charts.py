@@ -51,7 +51,7 @@ from persona_kit.report import _fmt_number
 
 __all__ = [
     "FONT", "PALETTE", "MAX_ROWS", "RENDERER", "enable_offline", "bundle_script",
-    "chart_bar", "chart_heatmap", "chart_ranges", "chart_hist", "table", "save_chart",
+    "chart_bar", "chart_heatmap", "chart_ranges", "chart_hist", "chart_line", "table", "save_chart",
 ]
 
 FONT = "Noto Sans CJK SC, Noto Sans, sans-serif"
@@ -428,6 +428,55 @@ def chart_hist(df: Any, *, x: str, lang: str = "zh", title: str | None = None,
                  alt.Tooltip("bin_end", type="quantitative", format=",.4~g"),
                  alt.Tooltip("count", type="quantitative", title=t("common.count", lang), format=",")])
     return _finish(chart, lang=lang, title=title, height=280)
+
+
+def chart_line(df: Any, *, x: str, y: str, color: str | None = None, lang: str = "zh",
+               title: str | None = None, diagonal: bool = False, points: bool = False,
+               x_format: str | None = None, y_format: str | None = None) -> alt.Chart:
+    """Line chart of numeric ``y`` over numeric or date ``x``, one line per ``color`` value.
+
+    Use it for curves (ROC, gains, Qini, calibration, elbow) and for series over time; rows are
+    embedded as given (the caller aggregates), in ``x`` order. ``diagonal`` draws the dashed line
+    from the lowest to the highest (x, y) as a reference (random ranking, perfect calibration).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> curve = pl.DataFrame({"share": [0.0, 0.5, 1.0], "gain": [0.0, 0.8, 1.0]})
+    >>> spec = chart_line(curve, x="share", y="gain", diagonal=True, lang="en").to_dict()
+    >>> [layer["mark"]["type"] for layer in spec["layer"]]
+    ['line', 'line']
+    """
+    keys = [x] + ([color] if color else [])
+    frame = _read(df, keys + [y])
+    if not frame.schema[y].is_numeric():
+        raise InputError(f"chart_line needs a numeric y column, got {frame.schema[y]}", column=y)
+    if len(frame) > MAX_ROWS:
+        raise InputError(f"chart_line embeds at most {MAX_ROWS:,} points, got {len(frame):,}; "
+                         "aggregate or sample the curve first", column=y)
+    temporal = frame.schema[x] in (nw.Date, nw.Datetime)
+    rows = sorted(_records(frame), key=lambda r: (r[x] is None, r[x]))
+    x_type = "temporal" if temporal else "quantitative"
+    groups = _order(frame, color) if color else []
+    x_axis = alt.Axis(format=x_format) if x_format else alt.Undefined
+    y_axis = alt.Axis(format=y_format) if y_format else alt.Undefined
+    enc: dict[str, Any] = {
+        "x": alt.X(x, type=x_type, title=_label(x, lang), axis=x_axis),
+        "y": alt.Y(y, type="quantitative", title=_label(y, lang), axis=y_axis),
+        "tooltip": [alt.Tooltip(f, type="nominal", title=_label(f, lang)) for f in keys[1:]]
+        + [alt.Tooltip(x, type=x_type, title=_label(x, lang)),
+           alt.Tooltip(y, type="quantitative", title=_label(y, lang), format=",.4~g")]}
+    if color:
+        enc["color"] = alt.Color(color, type="nominal", title=_label(color, lang), sort=groups)
+    chart: Any = alt.Chart(alt.Data(values=rows)).mark_line(point=points).encode(**enc)
+    if diagonal:
+        xs = [r[x] for r in rows if r[x] is not None]
+        ys = [r[y] for r in rows if r[y] is not None]
+        ends = [{x: min(xs, default=0), y: min(ys, default=0)}, {x: max(xs, default=1), y: max(ys, default=1)}]
+        ref = alt.Chart(alt.Data(values=ends)).mark_line(strokeDash=[4, 4], color="#999").encode(
+            x=alt.X(x, type=x_type), y=alt.Y(y, type="quantitative"))
+        chart = alt.layer(chart, ref)
+    return _finish(chart, lang=lang, title=title, height=300)
 
 
 # --- tables and static files -------------------------------------------------------------------------

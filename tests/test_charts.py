@@ -20,6 +20,7 @@ from persona_kit.charts import (
     chart_bar,
     chart_heatmap,
     chart_hist,
+    chart_line,
     chart_ranges,
     enable_offline,
     save_chart,
@@ -146,6 +147,19 @@ def test_hist_drops_nulls_and_rejects_text(frame):
         chart_hist(frame({"amount": ["a", "b"]}), x="amount")
     with pytest.raises(InputError, match="bins must be a positive integer, got 0"):
         chart_hist(frame({"amount": [1.0]}), x="amount", bins=0)
+
+
+def test_line_sorts_points_draws_the_diagonal_and_refuses_text(frame):
+    curve = frame({"share": [1.0, 0.0, 0.5, 0.5], "gain": [1.0, 0.0, 0.7, 0.4], "model": ["m", "m", "m", "r"]})
+    spec = chart_line(curve, x="share", y="gain", color="model", diagonal=True, lang="en").to_dict()
+    line, ref = spec["layer"]
+    assert [r["share"] for r in line["data"]["values"]] == [0.0, 0.5, 0.5, 1.0]
+    assert ref["data"]["values"] == [{"share": 0.0, "gain": 0.0}, {"share": 1.0, "gain": 1.0}]
+    assert line["encoding"]["color"]["sort"] == ["m", "r"]
+    days = frame({"day": pd.to_datetime(["2024-01-02", "2024-01-01"]), "n": [2, 1]})
+    assert chart_line(days, x="day", y="n").to_dict()["encoding"]["x"]["type"] == "temporal"
+    with pytest.raises(InputError, match="chart_line needs a numeric y column"):
+        chart_line(frame({"share": [0.1], "gain": ["a"]}), x="share", y="gain")
 
 
 def test_builders_name_missing_columns(frame):
