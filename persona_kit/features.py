@@ -46,7 +46,7 @@ import narwhals as nw
 from persona_kit.errors import InputError, check_columns
 
 __all__ = ["FEATURE_COLUMNS", "DEFAULT_WINDOWS", "feature_columns", "build_features", "event_features",
-           "order_features", "review_features", "demographics"]
+           "order_features", "review_features", "demographics", "observation_end", "lazy_input", "rows_as_of"]
 
 DEFAULT_WINDOWS = (7, 30, 90, 365)
 
@@ -116,8 +116,12 @@ _COUNTS = ("views", "clicks", "searches", "favs", "carts", "sessions", "dwell_s"
            "items", "spend", "categories", "reviews")
 
 
-def _end(as_of: Any) -> dt.datetime:
-    """The exclusive end of the observation: the midnight after ``as_of``."""
+def observation_end(as_of: Any) -> dt.datetime:
+    """The exclusive end of the observation: the midnight after ``as_of`` (a date or 'YYYY-MM-DD').
+
+    >>> observation_end("2024-06-30")
+    datetime.datetime(2024, 7, 1, 0, 0)
+    """
     if isinstance(as_of, dt.datetime):
         raise InputError(f"as_of must be a date (the last day observed), got the datetime {as_of!r}; "
                          "pass as_of.date() or 'YYYY-MM-DD'")
@@ -140,13 +144,21 @@ def _windows(windows: Sequence[int]) -> tuple[int, ...]:
     return tuple(sorted(set(windows)))
 
 
-def _lazy(frame: Any, required: Sequence[str], where: str) -> tuple[nw.LazyFrame, bool]:
-    """``frame`` as a narwhals LazyFrame, and whether the caller gave an eager frame."""
+def lazy_input(frame: Any, required: Sequence[str], where: str) -> tuple[nw.LazyFrame, bool]:
+    """``frame`` (pandas, polars, or any lazy frame narwhals knows) as a narwhals LazyFrame with the
+    ``required`` columns, and whether the caller gave an eager frame (so the result goes back eager).
+
+    >>> import polars as pl
+    >>> lf, eager = lazy_input(pl.DataFrame({"person_id": ["a"]}), ["person_id"], "orders")
+    >>> type(lf).__name__, eager
+    ('LazyFrame', True)
+    """
     try:
         native = nw.from_native(frame)
     except TypeError as err:
         raise InputError(f"{where}: expected a pandas or polars DataFrame, got {type(frame).__name__}") from err
-    check_columns(native.columns, required, where=where)
+    columns = native.columns if isinstance(native, nw.DataFrame) else native.collect_schema().names()
+    check_columns(columns, required, where=where)
     eager = isinstance(native, nw.DataFrame)
     return (native.lazy() if eager else native), eager
 
@@ -155,9 +167,15 @@ def _back(lf: nw.LazyFrame, eager: bool) -> Any:
     return (lf.collect() if eager else lf).to_native()
 
 
-def _local(lf: nw.LazyFrame, ts_col: str, end: dt.datetime) -> nw.LazyFrame:
-    """Rows before ``end`` with ``_ts`` (local wall-clock time) and ``_a`` = days from the row's day to
-    ``end`` (1 = the as_of day, so a ``w``-day window is ``_a <= w``)."""
+def rows_as_of(lf: nw.LazyFrame, ts_col: str, end: dt.datetime) -> nw.LazyFrame:
+    """Rows before ``end`` (:func:`observation_end`) with ``_ts`` (local wall-clock time), ``_day`` and
+    ``_a`` = days from the row's day to ``end`` (1 = the as_of day, so a ``w``-day window is ``_a <= w``).
+
+    >>> import polars as pl, datetime as dt, narwhals as nw
+    >>> lf = nw.from_native(pl.LazyFrame({"ts": [dt.datetime(2024, 6, 30, 9), dt.datetime(2024, 7, 1)]}))
+    >>> rows_as_of(lf, "ts", observation_end("2024-06-30")).select("_a").collect().to_native()["_a"].to_list()
+    [1]
+    """
     dtype = lf.collect_schema()[ts_col]
     ts = nw.col(ts_col)
     if isinstance(dtype, nw.Datetime) and dtype.time_zone is not None:
@@ -242,10 +260,10 @@ def event_features(events: Any, *, as_of: Any, windows: Sequence[int] = DEFAULT_
     >>> f.select("person_id", "views_7d", "views_30d", "sessions_30d", "bounce_rate_30d", "days_since_last_active").rows()
     [('a', 1, 2, 2, 0.5, 0)]
     """
-    end, windows = _end(as_of), _windows(windows)
-    lf, eager = _lazy(events, [person_col, ts_col, type_col, session_col, dwell_col], "events")
+    end, windows = observation_end(as_of), _windows(windows)
+    lf, eager = lazy_input(events, [person_col, ts_col, type_col, session_col, dwell_col], "events")
     p = person_col
-    lf = _local(lf, ts_col, end)
+    lf = rows_as_of(lf, ts_col, end)
     ind = {f"_{m}_{w}": _in(w, (nw.col(type_col) == t).cast(nw.Int64))
            for m, t in _EVENT_TYPES.items() for w in windows}
     ind |= {f"_dwell_s_{w}": _in(w, _fixed(nw.col(dwell_col))) for w in windows}
@@ -321,9 +339,9 @@ def order_features(purchases: Any, *, as_of: Any, windows: Sequence[int] = DEFAU
     >>> f.select("orders_30d", "aov_30d", "purchase_interval_days", "days_since_last_purchase").rows()
     [(3, 60.0, 14.0, 1)]
     """
-    end, windows = _end(as_of), _windows(windows)
+    end, windows = observation_end(as_of), _windows(windows)
     required = [person_col, ts_col, order_col, amount_col, quantity_col]
-    lf, eager = _lazy(purchases, required, "orders")
+    lf, eager = lazy_input(purchases, required, "orders")
     present = set(lf.collect_schema().names())
     absent = [c for c in (category_col, discount_col, channel_col) if c not in present]
     if absent:
@@ -331,7 +349,7 @@ def order_features(purchases: Any, *, as_of: Any, windows: Sequence[int] = DEFAU
                                for c in absent))
     p, longest = person_col, windows[-1]
     has_brand = brand_col is not None and brand_col in lf.collect_schema().names()
-    lf = _local(lf, ts_col, end).with_columns(_spend=_fixed(nw.col(amount_col)), _qty=_fixed(nw.col(quantity_col)),
+    lf = rows_as_of(lf, ts_col, end).with_columns(_spend=_fixed(nw.col(amount_col)), _qty=_fixed(nw.col(quantity_col)),
                                               _disc=_fixed(nw.col(discount_col)))
     ind = {f"_{m}_{w}": _in(w, nw.col(c)) for m, c in (("items", "_qty"), ("spend", "_spend"), ("disc", "_disc"))
            for w in windows}
@@ -409,9 +427,9 @@ def review_features(reviews: Any, *, as_of: Any, windows: Sequence[int] = DEFAUL
     >>> review_features(r, as_of="2024-06-30", windows=(7, 365)).rows()
     [('a', 1, 2, 5.0, 3.5, 0.9, 0.55), ('b', 0, 1, None, 4.0, None, 0.8)]
     """
-    end, windows = _end(as_of), _windows(windows)
-    lf, eager = _lazy(reviews, [person_col, ts_col, rating_col, sentiment_col], "reviews")
-    lf = _local(lf, ts_col, end)
+    end, windows = observation_end(as_of), _windows(windows)
+    lf, eager = lazy_input(reviews, [person_col, ts_col, rating_col, sentiment_col], "reviews")
+    lf = rows_as_of(lf, ts_col, end)
     ind: dict[str, nw.Expr] = {}
     for w in windows:
         ind[f"_reviews_{w}"] = _in(w)
@@ -466,10 +484,10 @@ def demographics(customers: Any, *, as_of: Any, person_col: str = "person_id",
     >>> demographics(c, as_of="2024-06-30").rows()
     [('a', 'female', '上海', None, 'gold', 33, True)]
     """
-    end = _end(as_of)
+    end = observation_end(as_of)
     day = end.date() - dt.timedelta(days=1)
     columns = list(columns)
-    lf, eager = _lazy(customers, [person_col, *columns, birth_col, consent_col], "customers")
+    lf, eager = lazy_input(customers, [person_col, *columns, birth_col, consent_col], "customers")
     p = person_col
     if "gender" in columns:
         lf = lf.with_columns(_gender_raw=nw.col("gender"),
@@ -562,7 +580,7 @@ def build_features(events: Any = None, orders: Any = None, reviews: Any = None, 
     given = [f for f in (events, orders, reviews, customers) if f is not None]
     if not given:
         raise InputError("build_features needs at least one of events, orders, reviews, customers")
-    day = (_end(as_of) - dt.timedelta(days=1)).date()
+    day = (observation_end(as_of) - dt.timedelta(days=1)).date()
     windows = _windows(windows)
     first = nw.from_native(given[0])
     eager = isinstance(first, nw.DataFrame) or orders is not None

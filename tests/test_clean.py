@@ -153,7 +153,7 @@ def test_mark_duplicates_tells_exact_from_near_and_keeps_the_first(frame):
     assert own["duplicate"].to_list()[:2] == [None, None]
     with pytest.raises(InputError, match=r"^no columns left to compare after ignoring \['a'\]$"):
         clean.mark_duplicates(pl.DataFrame({"a": [1]}), ignore=["a"])
-    with pytest.raises(InputError, match=r"^expected a pandas or polars DataFrame, got list$"):
+    with pytest.raises(InputError, match=r"^frame: expected a pandas or polars DataFrame, got list$"):
         clean.mark_duplicates([1, 2])
 
 

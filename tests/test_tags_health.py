@@ -6,6 +6,7 @@ import datetime as dt
 import math
 
 import numpy as np
+import pandas as pd
 import polars as pl
 import pytest
 from scipy.stats.contingency import association
@@ -114,3 +115,15 @@ def test_redundancy_flags_near_duplicate_tags():
     assert ("age", "buyer") in pairs or ("buyer", "age") in pairs  # without a catalog, age looks categorical
     typed = redundancy(tags, catalog=load_catalog().select(["age", "city"]))  # age is a number tag: skipped
     assert typed.is_empty()
+
+
+@pytest.mark.parametrize("measure", [
+    lambda old, new: coverage(new), lambda old, new: distribution(new), lambda old, new: drift(old, new),
+    lambda old, new: value_churn(old, new), lambda old, new: redundancy(new)])
+def test_pandas_in_pandas_out_with_the_same_numbers(measure):
+    old = long({"tier": ["高", "高", "低", "低"], "vip": ["true", "false", "true", "false"]}, D1)
+    new = long({"tier": ["高", "低", "低", None], "vip": ["true", "true", "false", "false"]}, D2)
+    from_polars = measure(old, new)
+    from_pandas = measure(old.to_pandas(), new.to_pandas())
+    assert isinstance(from_polars, pl.DataFrame) and isinstance(from_pandas, pd.DataFrame)
+    pd.testing.assert_frame_equal(from_pandas, from_polars.to_pandas())

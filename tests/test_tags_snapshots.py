@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import polars as pl
 import pytest
 
@@ -81,6 +82,9 @@ def test_diff_counts_and_person_lists():
     assert rows[("spending_power", "中")]["entered_persons"] == ["p1"]
     assert rows[("spending_power", "高")]["left_persons"] == ["p1"]
     assert diff(OLD, OLD)["entered"].sum() == 0 and diff(OLD, OLD)["left"].sum() == 0
+    from_pandas = diff(OLD.to_pandas(), NEW.to_pandas())
+    assert isinstance(from_pandas, pd.DataFrame)
+    assert from_pandas["entered_persons"].map(list).tolist() == out["entered_persons"].to_list()
 
 
 def test_person_360_masks_pii_and_collects_everything():
@@ -105,5 +109,8 @@ def test_person_360_masks_pii_and_collects_everything():
     flat = str(view)
     assert "13800138000" not in flat and "张小明" not in flat and "ada@" not in flat
     assert person_360("p2", features=features, tags_history=OLD, catalog=catalog)["events"] is None
+    pandas_view = person_360("p1", features=features.to_pandas(), tags_history=OLD, catalog=catalog)
+    assert isinstance(pandas_view["tags"], pd.DataFrame) and pandas_view["features"]["phone"].tolist() == [
+        "+86138****8000"]
     with pytest.raises(InputError, match="person 'p9' is in neither the features nor the tag history"):
         person_360("p9", features=features, tags_history=OLD, catalog=catalog)

@@ -7,8 +7,9 @@ from typing import Any
 
 import polars as pl
 
-from persona_kit.clean.standardize import _I, _polars
+from persona_kit.clean.standardize import _I
 from persona_kit.errors import InputError, check_columns
+from persona_kit.frames import as_polars
 
 __all__ = ["NON_PRODUCT_CODES", "NON_PRODUCT_REASONS", "REVERSAL_STATUSES", "split_non_product",
            "net_cancellations", "flag_outliers", "reference_purchases", "netted_purchases"]
@@ -49,7 +50,7 @@ def split_non_product(orders: Any, *, codes: Iterable[str] = NON_PRODUCT_CODES,
     >>> goods.height, fees["reason"].to_list()
     (1, ['fee_code', 'fee_code', 'stock_adjustment'])
     """
-    polars, back = _polars(orders)
+    polars, back = as_polars(orders)
     check_columns(polars.columns, ["product_id", "status", "quantity", "unit_price"], where="orders")
     if isinstance(codes, str):
         raise InputError(f"codes must be a list of product codes, got the string {codes!r}")
@@ -86,7 +87,7 @@ def net_cancellations(orders: Any, *, by: Sequence[str] = ("source", "source_cus
     >>> net_cancellations(o).select("net_quantity", "netted").rows()
     [(6.0, True), (0.0, True), (0.0, True)]
     """
-    polars, back = _polars(orders)
+    polars, back = as_polars(orders)
     check_columns(polars.columns, [*by, "order_ts", "status", "quantity", "amount"], where="orders")
     reversal, void = _reversals(statuses)
     order = ["order_ts"] + [c for c in ("order_id", "line_no") if c in polars.columns]
@@ -140,7 +141,7 @@ def flag_outliers(orders: Any, *, by: str | None = "category", value_col: str = 
     >>> flag_outliers(o, min_group=5)["outlier"].to_list()
     [False, False, False, False, True]
     """
-    polars, back = _polars(orders)
+    polars, back = as_polars(orders)
     check_columns(polars.columns, [value_col] + ([by] if by else []), where="orders")
     if not isinstance(k, int | float) or not k > 0:
         raise InputError(f"k must be a positive number of MADs, got {k!r}")
@@ -170,7 +171,7 @@ def reference_purchases(orders: Any) -> Any:
     >>> reference_purchases(o).height
     1
     """
-    polars, back = _polars(orders)
+    polars, back = as_polars(orders)
     check_columns(polars.columns, ["source_customer_id", "status", "quantity", "unit_price"], where="orders")
     return back(polars.filter(pl.col("source_customer_id").is_not_null() & (pl.col("status") == "paid")
                               & (pl.col("quantity") > 0) & (pl.col("unit_price") > 0)))
@@ -192,7 +193,7 @@ def netted_purchases(orders: Any) -> Any:
     >>> netted_purchases(net_cancellations(o)).select("quantity", "amount").rows()
     [(3.0, 6.0)]
     """
-    polars, back = _polars(orders)
+    polars, back = as_polars(orders)
     if not {"net_quantity", "net_amount"} <= set(polars.columns):
         raise InputError("netted_purchases needs net_quantity and net_amount; run net_cancellations(orders) "
                          "first, or use the orders of clean()")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-import narwhals as nw
 import polars as pl
 
 from persona_kit.errors import InputError
+from persona_kit.frames import as_polars
 from persona_kit.io import ROW
 from persona_kit.schema import SOURCE_FILE, SOURCE_ROW, TABLES, LoadedSources, apply_map
 
@@ -113,16 +113,6 @@ def _identifier_value(country_code: str) -> pl.Expr:
             .otherwise(value.str.strip_chars()).alias("id_value"))
 
 
-def _polars(frame: Any) -> tuple[pl.DataFrame, Callable[[pl.DataFrame], Any]]:
-    try:
-        native = nw.from_native(frame, eager_only=True)
-    except TypeError as err:
-        raise InputError(f"expected a pandas or polars DataFrame, got {type(frame).__name__}") from err
-    if native.implementation.is_polars():
-        return native.to_native(), lambda out: out
-    return native.to_polars(), lambda out: out.to_pandas()
-
-
 # --- standardization ---------------------------------------------------------------------------------------
 
 def _standard_exprs(schema: pl.Schema, *, country_code: str, money_factors: Mapping[str, float] | None,
@@ -177,7 +167,7 @@ def standardize(frame: Any, *, country_code: str = "86", money_factors: Mapping[
     >>> standardize(f, money_factors={"pos": 0.01}).rows()  # pos exports fen
     [('pos', 'Ada', '+8613800138000', 199.0), ('pos', None, None, 0.05), ('app', 'Bo', None, 0.3)]
     """
-    polars, back = _polars(frame)
+    polars, back = as_polars(frame)
     if not isinstance(money_decimals, int) or money_decimals < 0:
         raise InputError(f"money_decimals must be a whole number >= 0, got {money_decimals!r}")
     bad = {k: v for k, v in (money_factors or {}).items() if not isinstance(v, int | float) or not v > 0}
@@ -300,7 +290,7 @@ def mark_duplicates(frame: Any, *, ignore: Sequence[str] = _IGNORE, country_code
     >>> mark_duplicates(f).select("duplicate", "duplicate_of").rows()
     [(None, None), ('exact_duplicate', 2), ('near_duplicate', 2), (None, None)]
     """
-    polars, back = _polars(frame)
+    polars, back = as_polars(frame)
     content = [c for c in polars.columns if c not in ignore]
     if not content:
         raise InputError(f"no columns left to compare after ignoring {list(ignore)}")
@@ -332,7 +322,7 @@ def dedupe_orders(orders: Any, *, ignore: Sequence[str] = _IGNORE) -> Any:
     >>> dedupe_orders(o).rows()
     [('A', 1, 'p', 199.0), ('A', 3, 'q', 5.0)]
     """
-    polars, back = _polars(orders)
+    polars, back = as_polars(orders)
     marked = mark_duplicates(polars, ignore=ignore)
     return back(marked.filter(pl.col("duplicate").is_null()).drop("duplicate", "duplicate_of"))
 

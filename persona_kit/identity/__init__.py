@@ -50,6 +50,7 @@ from scipy.sparse.csgraph import connected_components
 
 from persona_kit.clean.standardize import _identifier_value
 from persona_kit.errors import InputError, check_choice, check_columns, did_you_mean
+from persona_kit.frames import as_polars
 from persona_kit.identity.ids import CHANGES, assign_ids, previous_map, read_record_map
 from persona_kit.privacy import SALT_ENV, hash_value, mask_kind, mask_values, pseudonymize, resolve_salt
 from persona_kit.schema import ID_TYPES, PII_COLUMNS, identifiers_from
@@ -127,18 +128,6 @@ class IdentityResult:
                 "merges": counts.get("merged", 0), "splits": counts.get("split", 0), "new": counts.get("new", 0)}
 
 
-def _polars(frame: Any, where: str) -> pl.DataFrame:
-    try:
-        return nw.from_native(frame, eager_only=True).to_polars()
-    except TypeError as err:
-        raise InputError(f"{where}: expected a pandas or polars DataFrame, got {type(frame).__name__}") from err
-
-
-def _like(frame: pl.DataFrame, template: Any) -> Any:
-    """``frame`` as the same kind of frame as ``template`` (pandas or polars)."""
-    return frame if isinstance(template, pl.DataFrame) else frame.to_pandas()
-
-
 def _present(column: str) -> pl.Expr:
     return pl.col(column).is_not_null() & (pl.col(column).cast(pl.String).str.strip_chars() != "")
 
@@ -167,13 +156,13 @@ def normalize_identifiers(identifiers: Any, *, country_code: str = "86") -> Any:
     >>> normalize_identifiers(ids)["id_value"].to_list()
     ['ann@x.cn', '+8613800138000']
     """
-    frame = _polars(identifiers, "identifiers")
+    frame, back = as_polars(identifiers, where="identifiers")
     check_columns(frame.columns, _IDS, where="identifiers")
     out = (frame.select(pl.col(_KEY).cast(pl.String), pl.col("id_type").cast(pl.String),
                         _identifier_value(country_code))
            .filter(_present("source_customer_id") & _present("id_value"))
            .unique().sort(_IDS))
-    return _like(out, identifiers)
+    return back(out)
 
 
 def collect_identifiers(tables: Mapping[str, Any], *, country_code: str = "86") -> pl.DataFrame:
@@ -186,9 +175,9 @@ def collect_identifiers(tables: Mapping[str, Any], *, country_code: str = "86") 
     [('pos', 'C1', 'phone', '+8613800138000')]
     """
     if "identifiers" in tables:
-        frame = _polars(tables["identifiers"], "identifiers")
+        frame = as_polars(tables["identifiers"], where="identifiers")[0]
     elif "customers" in tables:
-        frame = identifiers_from(_polars(tables["customers"], "customers"))
+        frame = identifiers_from(as_polars(tables["customers"], where="customers")[0])
     else:
         frame = pl.DataFrame(schema=dict.fromkeys(_IDS, pl.String))
     return normalize_identifiers(frame, country_code=country_code)
@@ -205,7 +194,7 @@ def record_keys(tables: Mapping[str, Any]) -> pl.DataFrame:
     >>> record_keys({"orders": orders}).rows()
     [('web', '17850')]
     """
-    parts = [_polars(frame, name).select(pl.col(_KEY).cast(pl.String)) for name, frame in tables.items()
+    parts = [as_polars(frame, where=name)[0].select(pl.col(_KEY).cast(pl.String)) for name, frame in tables.items()
              if set(_KEY) <= set(nw.from_native(frame, eager_only=True).columns)]
     if not parts:
         raise InputError(f"no table has the record key columns {_KEY}; got tables {sorted(tables)}")
@@ -221,7 +210,7 @@ def unkeyed_rows(tables: Mapping[str, Any]) -> pl.DataFrame:
     >>> unkeyed_rows({"orders": orders}).rows()
     [('orders', 'web', 1)]
     """
-    parts = [_polars(frame, name).filter(~_present("source_customer_id").fill_null(False))
+    parts = [as_polars(frame, where=name)[0].filter(~_present("source_customer_id").fill_null(False))
              .group_by("source").agg(rows=pl.len()).select(pl.lit(name).alias("table"), "source", "rows")
              for name, frame in tables.items() if set(_KEY) <= set(nw.from_native(frame, eager_only=True).columns)]
     empty = pl.DataFrame(schema={"table": pl.String, "source": pl.String, "rows": pl.UInt32})
@@ -305,7 +294,7 @@ def _check_options(priorities: Sequence[str], exclusive: Collection[str],
 def _pair_identifiers(pairs: Any) -> pl.DataFrame:
     """Matched pairs (``source_l, source_customer_id_l, source_r, source_customer_id_r``) as identifiers of
     type :data:`FUZZY`, one per pair, on its two records."""
-    frame = _polars(pairs, "pairs")
+    frame = as_polars(pairs, where="pairs")[0]
     sides = [f"{c}_{s}" for s in ("l", "r") for c in _KEY]
     check_columns(frame.columns, sides, where="pairs")
     frame = frame.select(pl.col(sides).cast(pl.String)).with_columns(
@@ -355,7 +344,7 @@ def link(identifiers: Any, *, records: Any = None, priorities: Sequence[str] = D
     >>> result.persons.height, result.blocked.select("reason", "records").row(0)
     (3, ('over_shared', 3))
     """
-    ids = _polars(identifiers, "identifiers")
+    ids = as_polars(identifiers, where="identifiers")[0]
     check_columns(ids.columns, _IDS, where="identifiers")
     _check_options(priorities, exclusive, max_records_per_identifier)
     secret = resolve_salt(salt, env=salt_env)
@@ -365,7 +354,7 @@ def link(identifiers: Any, *, records: Any = None, priorities: Sequence[str] = D
         ids = pl.concat([ids, _pair_identifiers(pairs)])
     keys = [ids.select(_KEY)]
     if records is not None:
-        frame = _polars(records, "records")
+        frame = as_polars(records, where="records")[0]
         check_columns(frame.columns, _KEY, where="records")
         keys.append(frame.select(pl.col(_KEY).cast(pl.String)).filter(_present("source_customer_id")))
     nodes = _hashed(pl.concat(keys).unique(), "source_customer_id", "source_key", secret)
@@ -487,7 +476,7 @@ def pseudonymize_tables(tables: Mapping[str, Any], result: IdentityResult, *, sa
                          f"salt (environment variable {salt_env} or the salt parameter) for both")
     out = {}
     for name, native in tables.items():
-        frame = _polars(native, name)
+        frame, back = as_polars(native, where=name)
         if set(_KEY) <= set(frame.columns):
             frame = frame.with_columns(pl.col("source_customer_id").cast(pl.String))
             joined = frame.join(result.keys, on=_KEY, how="left", maintain_order="left")
@@ -498,7 +487,7 @@ def pseudonymize_tables(tables: Mapping[str, Any], result: IdentityResult, *, sa
             order = ["person_id", *("source_key" if c == "source_customer_id" else c for c in frame.columns)]
             frame = joined.select(order)
         hashed = [c for c in frame.columns if c in PII_COLUMNS or c in ID_TYPES]
-        out[name] = _like(pseudonymize(frame, hashed, salt=secret), native)
+        out[name] = back(pseudonymize(frame, hashed, salt=secret))
     return out
 
 
@@ -550,7 +539,7 @@ def pairwise_scores(predicted: Any, truth: Any, *, person_col: str = "person_id"
     >>> pairwise_scores(pred, true)
     {'precision': 0.3333333333333333, 'recall': 0.5, 'predicted_pairs': 3, 'true_pairs': 2}
     """
-    left, right = _polars(predicted, "predicted"), _polars(truth, "truth")
+    left, right = as_polars(predicted, where="predicted")[0], as_polars(truth, where="truth")[0]
     check_columns(left.columns, [*_KEY, person_col], where="predicted")
     check_columns(right.columns, [*_KEY, truth_col], where="truth")
     both = left.select(*_KEY, pl.col(person_col).alias("p")).join(

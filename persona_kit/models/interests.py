@@ -35,7 +35,8 @@ import narwhals as nw
 import polars as pl
 
 from persona_kit.errors import InputError, check_columns
-from persona_kit.features import _end, _local
+from persona_kit.features import lazy_input, observation_end, rows_as_of
+from persona_kit.frames import as_polars
 
 __all__ = ["DEFAULT_TYPE_WEIGHTS", "interest_scores", "interest_tags", "interest_wide", "interests"]
 
@@ -44,20 +45,9 @@ DEFAULT_TYPE_WEIGHTS: dict[str, float] = {"exposure": 0.0, "view": 1.0, "click":
 _VALUES = ("share", "affinity", "score")
 
 
-def _lazy(frame: Any, required: list[str], where: str) -> tuple[nw.LazyFrame, bool]:
-    try:
-        native = nw.from_native(frame)
-    except TypeError as err:
-        raise InputError(f"{where}: expected a pandas or polars DataFrame, got {type(frame).__name__}") from err
-    check_columns(native.columns if isinstance(native, nw.DataFrame) else native.collect_schema().names(),
-                  required, where=where)
-    eager = isinstance(native, nw.DataFrame)
-    return (native.lazy() if eager else native), eager
-
-
 def _decayed(lf: nw.LazyFrame, ts_col: str, weight: nw.Expr, end: Any, half_life_days: float,
              person_col: str, category_col: str) -> nw.LazyFrame:
-    lf = _local(lf, ts_col, end).filter(~nw.col(category_col).is_null())
+    lf = rows_as_of(lf, ts_col, end).filter(~nw.col(category_col).is_null())
     age = (nw.lit(end) - nw.col("_ts")).dt.total_seconds() / 86_400
     return lf.select(nw.col(person_col), nw.col(category_col).alias("category"),
                      (weight * (age * (-math.log(2) / half_life_days)).exp()).alias("score"))
@@ -110,10 +100,10 @@ def interest_scores(events: Any = None, purchases: Any = None, *, as_of: Any, ha
     bad = {k: v for k, v in weights.items() if not isinstance(v, (int, float)) or v < 0}
     if bad:
         raise InputError(f"type_weights must be non-negative numbers, got {bad}")
-    end = _end(as_of)
+    end = observation_end(as_of)
     parts, eager = [], None
     if events is not None:
-        lf, eager = _lazy(events, [person_col, event_ts_col, type_col, category_col], "events")
+        lf, eager = lazy_input(events, [person_col, event_ts_col, type_col, category_col], "events")
         skip = {"buy"} if purchases is not None else set()
         w = nw.lit(0.0)
         for kind, value in weights.items():
@@ -121,7 +111,7 @@ def interest_scores(events: Any = None, purchases: Any = None, *, as_of: Any, ha
                 w = nw.when(nw.col(type_col) == kind).then(nw.lit(float(value))).otherwise(w)
         parts.append(_decayed(lf, event_ts_col, w, end, half_life_days, person_col, category_col))
     if purchases is not None:
-        lf, kind_eager = _lazy(purchases, [person_col, order_ts_col, category_col], "purchases")
+        lf, kind_eager = lazy_input(purchases, [person_col, order_ts_col, category_col], "purchases")
         eager = kind_eager if eager is None else eager
         parts.append(_decayed(lf, order_ts_col, nw.lit(float(weights.get("buy", 0.0))), end, half_life_days,
                               person_col, category_col))
@@ -135,17 +125,6 @@ def interest_scores(events: Any = None, purchases: Any = None, *, as_of: Any, ha
            .select(person_col, "category", "score", "share", "affinity")
            .sort(person_col, "score", "category", descending=[False, True, False]))
     return (out.collect() if eager else out).to_native()
-
-
-def _polars(scores: Any) -> tuple[pl.DataFrame, Any]:
-    native = nw.from_native(scores)
-    kind = "lazy" if isinstance(native, nw.LazyFrame) else "pandas" if native.implementation.is_pandas_like() \
-        else "polars"
-    df = native.collect().to_polars() if kind == "lazy" else native.to_polars()
-
-    def back(out: pl.DataFrame) -> Any:
-        return out.lazy() if kind == "lazy" else out.to_pandas() if kind == "pandas" else out
-    return df, back
 
 
 def interest_tags(scores: Any, *, top_n: int = 3, min_share: float = 0.0, person_col: str = "person_id") -> Any:
@@ -183,7 +162,7 @@ def interest_tags(scores: Any, *, top_n: int = 3, min_share: float = 0.0, person
         raise InputError(f"top_n must be a whole number >= 1, got {top_n!r}")
     if not 0 <= min_share < 1:
         raise InputError(f"min_share must be in [0, 1), got {min_share!r}")
-    df, back = _polars(scores)
+    df, back = as_polars(scores, where="scores")
     check_columns(df.columns, [person_col, "category", "score", "share"], where="scores")
     ranked = (df.filter(pl.col("share") >= min_share).sort([person_col, "score", "category"],
                                                            descending=[False, True, False])
@@ -226,7 +205,7 @@ def interest_wide(scores: Any, *, value: str = "share", person_col: str = "perso
     """
     if value not in _VALUES:
         raise InputError(f"value must be one of {list(_VALUES)}, got {value!r}")
-    df, back = _polars(scores)
+    df, back = as_polars(scores, where="scores")
     check_columns(df.columns, [person_col, "category", value], where="scores")
     cats = sorted(df["category"].unique().to_list())
     cols = [f"interest_{c}" for c in cats]

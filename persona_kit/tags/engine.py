@@ -29,16 +29,17 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
-import narwhals as nw
 import polars as pl
 
 from persona_kit.errors import InputError, check_columns
+from persona_kit.frames import as_polars
 from persona_kit.tags.catalog import Catalog, Tag
 from persona_kit.tags.expressions import compile_condition
 
-__all__ = ["TAG_COLUMNS", "compute_tags", "wide", "to_date"]
+__all__ = ["TAG_COLUMNS", "compute_tags", "wide", "to_date", "long_tags"]
 
 TAG_COLUMNS = ("person_id", "tag_id", "value", "as_of")
 
@@ -59,13 +60,24 @@ def to_date(value: Any, *, name: str = "as_of") -> dt.date:
         raise InputError(f"{name} must be a date like '2024-06-30', got {value!r}") from None
 
 
-def _as_polars(frame: Any, name: str) -> tuple[pl.DataFrame, dict]:
-    try:
-        native = nw.from_native(frame, eager_only=True)
-    except TypeError:
-        raise InputError(f"{name} must be a pandas or polars DataFrame, got {type(frame).__name__}") from None
-    attrs = getattr(frame, "attrs", {}) or {}
-    return native.to_polars(), dict(attrs)
+def long_tags(tags: Any, *, where: str = "tags") -> tuple[pl.DataFrame, Callable[[pl.DataFrame], Any]]:
+    """A long tag frame (pandas or polars) as polars with :data:`TAG_COLUMNS` typed, and the function
+    that turns a polars result back into the input's kind (see :func:`persona_kit.frames.as_polars`).
+
+    >>> day = dt.date(2024, 6, 30)
+    >>> frame, back = long_tags(pl.DataFrame({"person_id": [1], "tag_id": ["t"], "value": ["x"], "as_of": [day]}))
+    >>> frame.schema["person_id"], frame.schema["as_of"]
+    (String, Date)
+    """
+    frame, back = as_polars(tags, where=where)
+    check_columns(frame.columns, list(TAG_COLUMNS), where=where)
+    return frame.select(pl.col("person_id").cast(pl.String), pl.col("tag_id").cast(pl.String),
+                        pl.col("value").cast(pl.String), pl.col("as_of").cast(pl.Date)), back
+
+
+def _attrs(frame: Any) -> dict:
+    """A pandas frame's ``attrs`` (where a caller may record ``as_of``); empty for polars."""
+    return dict(getattr(frame, "attrs", {}) or {})
 
 
 def _check_as_of(frame: pl.DataFrame, attrs: dict, as_of: dt.date, name: str, *, required: bool) -> None:
@@ -88,7 +100,7 @@ def _check_as_of(frame: pl.DataFrame, attrs: dict, as_of: dt.date, name: str, *,
 
 
 def compute_tags(features: Any, catalog: Catalog, *, as_of: Any, model_outputs: Any = None,
-                 person_col: str = "person_id") -> pl.DataFrame:
+                 person_col: str = "person_id") -> Any:
     """Evaluate every tag of ``catalog`` for every person in ``features``.
 
     Parameters
@@ -108,7 +120,7 @@ def compute_tags(features: Any, catalog: Catalog, *, as_of: Any, model_outputs: 
 
     Returns
     -------
-    polars.DataFrame
+    DataFrame (the kind of ``features``)
         Long form ``person_id, tag_id, value (String), as_of (Date)``: tags in catalog order, persons in
         input order.
 
@@ -119,8 +131,8 @@ def compute_tags(features: Any, catalog: Catalog, *, as_of: Any, model_outputs: 
         duplicate persons, or a condition that does not fit the column types.
     """
     as_of = to_date(as_of)
-    frame, attrs = _as_polars(features, "features")
-    _check_as_of(frame, attrs, as_of, "features", required=True)
+    frame, back = as_polars(features, where="features")
+    _check_as_of(frame, _attrs(features), as_of, "features", required=True)
     check_columns(frame.columns, [person_col], where="features")
     if frame[person_col].is_duplicated().any():
         raise InputError(f"features have duplicate {person_col} values; give one row per person")
@@ -130,8 +142,8 @@ def compute_tags(features: Any, catalog: Catalog, *, as_of: Any, model_outputs: 
         if model_outputs is None:
             raise InputError(f"the catalog has model tags {[t.id for t in model_tags]}; pass model_outputs "
                              f"(a frame of {person_col} and {sorted({t.definition['column'] for t in model_tags})})")
-        scores, score_attrs = _as_polars(model_outputs, "model_outputs")
-        _check_as_of(scores, score_attrs, as_of, "model_outputs", required=False)
+        scores, _ = as_polars(model_outputs, where="model_outputs")
+        _check_as_of(scores, _attrs(model_outputs), as_of, "model_outputs", required=False)
         check_columns(scores.columns, [person_col], where="model_outputs")
         wanted = sorted({t.definition["column"] for t in model_tags})
         check_columns(scores.columns, wanted, where="model_outputs")
@@ -146,9 +158,9 @@ def compute_tags(features: Any, catalog: Catalog, *, as_of: Any, model_outputs: 
         raise _locate(err, catalog, frame) from err
     long = computed.unpivot(index="person_id", variable_name="tag_id", value_name="value") if len(catalog) \
         else pl.DataFrame(schema={"person_id": frame["person_id"].dtype, "tag_id": pl.String, "value": pl.String})
-    return (long.drop_nulls("value")
-            .with_columns(pl.col("person_id").cast(pl.String), pl.lit(as_of, dtype=pl.Date).alias("as_of"))
-            .select(TAG_COLUMNS))
+    return back(long.drop_nulls("value")
+                .with_columns(pl.col("person_id").cast(pl.String), pl.lit(as_of, dtype=pl.Date).alias("as_of"))
+                .select(TAG_COLUMNS))
 
 
 def _locate(err: Exception, catalog: Catalog, frame: pl.DataFrame) -> InputError:
@@ -216,8 +228,8 @@ def _tag_value(tag: Tag, frame: pl.DataFrame) -> pl.Expr:
     return _text(score, "number")
 
 
-def wide(tags: Any, *, catalog: Catalog | None = None) -> pl.DataFrame:
-    """Pivot a long tag frame to one row per person and one String column per tag.
+def wide(tags: Any, *, catalog: Catalog | None = None) -> Any:
+    """Pivot a long tag frame to one row per person and one String column per tag (same kind of frame).
 
     Columns follow the catalog's order when ``catalog`` is given (tags with no value for anyone become
     all-null columns), else first-seen order.
@@ -227,12 +239,11 @@ def wide(tags: Any, *, catalog: Catalog | None = None) -> pl.DataFrame:
     >>> wide(long).rows()
     [('p1', datetime.date(2024, 6, 30), 'true', '高'), ('p2', datetime.date(2024, 6, 30), 'false', None)]
     """
-    frame, _ = _as_polars(tags, "tags")
-    check_columns(frame.columns, list(TAG_COLUMNS), where="tags")
+    frame, back = long_tags(tags)
     order = catalog.ids if catalog is not None else frame["tag_id"].unique(maintain_order=True).to_list()
     if frame.is_empty():
         out = frame.select("person_id", "as_of")
     else:
         out = frame.pivot(on="tag_id", index=["person_id", "as_of"], values="value", aggregate_function=None)
-    return out.with_columns(pl.lit(None, dtype=pl.String).alias(t) for t in order if t not in out.columns) \
-        .select("person_id", "as_of", *order).sort("person_id")
+    return back(out.with_columns(pl.lit(None, dtype=pl.String).alias(t) for t in order if t not in out.columns)
+                .select("person_id", "as_of", *order).sort("person_id"))

@@ -31,14 +31,13 @@ import math
 from itertools import combinations
 from typing import Any
 
-import narwhals as nw
 import numpy as np
 import polars as pl
 
-from persona_kit.errors import InputError, check_columns
+from persona_kit.errors import InputError
 from persona_kit.privacy import MIN_GROUP_SIZE
 from persona_kit.tags.catalog import Catalog
-from persona_kit.tags.engine import TAG_COLUMNS
+from persona_kit.tags.engine import long_tags
 
 __all__ = ["PSI_EPSILON", "PSI_FLAG", "V_FLAG", "coverage", "distribution", "psi", "drift", "value_churn",
            "cramers_v", "redundancy"]
@@ -47,15 +46,6 @@ PSI_EPSILON = 1e-4
 PSI_FLAG = 0.2
 V_FLAG = 0.9
 _MISSING = "<missing>"
-
-
-def _long(tags: Any, name: str = "tags") -> pl.DataFrame:
-    try:
-        frame = nw.from_native(tags, eager_only=True).to_polars()
-    except TypeError:
-        raise InputError(f"{name} must be a pandas or polars DataFrame, got {type(tags).__name__}") from None
-    check_columns(frame.columns, list(TAG_COLUMNS), where=name)
-    return frame.with_columns(pl.col("person_id").cast(pl.String), pl.col("value").cast(pl.String))
 
 
 def _value_types(frame: pl.DataFrame, catalog: Catalog | None) -> dict[str, str]:
@@ -68,7 +58,7 @@ def _value_types(frame: pl.DataFrame, catalog: Catalog | None) -> dict[str, str]
 
 
 def coverage(tags: Any, *, persons: int | None = None, catalog: Catalog | None = None,
-             min_coverage: float = 0.01) -> pl.DataFrame:
+             min_coverage: float = 0.01) -> Any:
     """Share of persons with a value (bool tags: with ``true``) per tag.
 
     Parameters
@@ -81,10 +71,10 @@ def coverage(tags: Any, *, persons: int | None = None, catalog: Catalog | None =
 
     Returns
     -------
-    polars.DataFrame
+    DataFrame (the kind of ``tags``)
         ``tag_id, persons, coverage, flag`` (flag: coverage < ``min_coverage``).
     """
-    frame = _long(tags)
+    frame, back = long_tags(tags)
     total = persons if persons is not None else frame["person_id"].n_unique()
     types = _value_types(frame, catalog)
     bools = [t for t, v in types.items() if v == "bool"]
@@ -93,12 +83,12 @@ def coverage(tags: Any, *, persons: int | None = None, catalog: Catalog | None =
     out = held.group_by("tag_id").agg(pl.col("person_id").n_unique().cast(pl.Int64).alias("persons"))
     ids = catalog.ids if catalog is not None else sorted(frame["tag_id"].unique().to_list())
     out = pl.DataFrame({"tag_id": ids}, schema={"tag_id": pl.String}).join(out, on="tag_id", how="left")
-    return out.with_columns(pl.col("persons").fill_null(0)).with_columns(
+    return back(out.with_columns(pl.col("persons").fill_null(0)).with_columns(
         (pl.col("persons") / total if total else pl.lit(None, dtype=pl.Float64)).alias("coverage")
-    ).with_columns((pl.col("coverage") < min_coverage).fill_null(True).alias("flag"))
+    ).with_columns((pl.col("coverage") < min_coverage).fill_null(True).alias("flag")))
 
 
-def distribution(tags: Any, *, min_group_size: int = MIN_GROUP_SIZE) -> pl.DataFrame:
+def distribution(tags: Any, *, min_group_size: int = MIN_GROUP_SIZE) -> Any:
     """Persons and share per tag value: ``tag_id, value, persons, share, flag`` (flag: fewer persons than
     ``min_group_size`` — suppress before reporting).
 
@@ -107,11 +97,11 @@ def distribution(tags: Any, *, min_group_size: int = MIN_GROUP_SIZE) -> pl.DataF
     ...                            "value": ["x", "x", "y"], "as_of": [day] * 3}), min_group_size=2).rows()
     [('t', 'x', 2, 0.6666666666666666, False), ('t', 'y', 1, 0.3333333333333333, True)]
     """
-    frame = _long(tags)
-    return (frame.group_by("tag_id", "value").agg(pl.col("person_id").n_unique().cast(pl.Int64).alias("persons"))
-            .with_columns((pl.col("persons") / pl.col("persons").sum().over("tag_id")).alias("share"))
-            .with_columns((pl.col("persons") < min_group_size).alias("flag"))
-            .sort("tag_id", "value"))
+    frame, back = long_tags(tags)
+    return back(frame.group_by("tag_id", "value").agg(pl.col("person_id").n_unique().cast(pl.Int64).alias("persons"))
+                .with_columns((pl.col("persons") / pl.col("persons").sum().over("tag_id")).alias("share"))
+                .with_columns((pl.col("persons") < min_group_size).alias("flag"))
+                .sort("tag_id", "value"))
 
 
 def psi(expected: Any, actual: Any, *, epsilon: float = PSI_EPSILON) -> float:
@@ -142,13 +132,15 @@ def _number_bins(old: pl.Series, new: pl.Series, bins: int) -> tuple[pl.Series, 
 
 
 def drift(old: Any, new: Any, *, catalog: Catalog | None = None, bins: int = 10, epsilon: float = PSI_EPSILON,
-          threshold: float = PSI_FLAG) -> pl.DataFrame:
+          threshold: float = PSI_FLAG) -> Any:
     """PSI per tag between two snapshots: ``tag_id, psi, flag`` (flag: PSI > ``threshold``).
 
     Persons are those of either snapshot; one without a value for a tag falls in the missing bin. Number
-    tags (``value_type: number`` in ``catalog``) are binned by the old snapshot's quantiles.
+    tags (``value_type: number`` in ``catalog``) are binned by the old snapshot's quantiles. Returns the
+    kind of frame ``new`` is.
     """
-    before, after = _long(old, "old"), _long(new, "new")
+    before, _ = long_tags(old, where="old")
+    after, back = long_tags(new, where="new")
     types = _value_types(pl.concat([before, after]), catalog)
     rows = []
     for tag_id in sorted(types):
@@ -163,7 +155,7 @@ def drift(old: Any, new: Any, *, catalog: Catalog | None = None, bins: int = 10,
         counts_n = [int((n == v).sum()) for v in levels]
         rows.append({"tag_id": tag_id, "bins": len(levels), "psi": psi(counts_o, counts_n, epsilon=epsilon)})
     out = pl.DataFrame(rows, schema={"tag_id": pl.String, "bins": pl.Int64, "psi": pl.Float64})
-    return out.with_columns((pl.col("psi") > threshold).alias("flag"))
+    return back(out.with_columns((pl.col("psi") > threshold).alias("flag")))
 
 
 def _values(frame: pl.DataFrame, tag_id: str) -> pl.Series:
@@ -173,19 +165,20 @@ def _values(frame: pl.DataFrame, tag_id: str) -> pl.Series:
                         how="left")["value"]
 
 
-def value_churn(old: Any, new: Any, *, max_churn: float = 0.2) -> pl.DataFrame:
+def value_churn(old: Any, new: Any, *, max_churn: float = 0.2) -> Any:
     """Share of persons in both snapshots whose value of a tag changed (gaining or losing a value counts).
 
-    Returns ``tag_id, persons, changed, churn, flag`` (flag: churn > ``max_churn``).
+    Returns ``tag_id, persons, changed, churn, flag`` (flag: churn > ``max_churn``), the kind of ``new``.
     """
-    before, after = _long(old, "old"), _long(new, "new")
+    before, _ = long_tags(old, where="old")
+    after, back = long_tags(new, where="new")
     common = before.select("person_id").unique().join(after.select("person_id").unique(), on="person_id")
     tag_ids = sorted(set(before["tag_id"].to_list()) | set(after["tag_id"].to_list()))
     grid = common.join(pl.DataFrame({"tag_id": tag_ids}, schema={"tag_id": pl.String}), how="cross")
     both = (grid.join(before.select("person_id", "tag_id", "value"), on=["person_id", "tag_id"], how="left")
             .join(after.select("person_id", "tag_id", pl.col("value").alias("value_new")),
                   on=["person_id", "tag_id"], how="left"))
-    return (both.group_by("tag_id").agg(
+    return back(both.group_by("tag_id").agg(
         pl.len().cast(pl.Int64).alias("persons"),
         pl.col("value").ne_missing(pl.col("value_new")).sum().cast(pl.Int64).alias("changed"))
         .with_columns((pl.col("changed") / pl.col("persons")).alias("churn"))
@@ -216,10 +209,10 @@ def cramers_v(x: Any, y: Any) -> float | None:
     return math.sqrt(chi2 / (n * (min(observed.shape) - 1)))
 
 
-def redundancy(tags: Any, *, catalog: Catalog | None = None, threshold: float = V_FLAG) -> pl.DataFrame:
+def redundancy(tags: Any, *, catalog: Catalog | None = None, threshold: float = V_FLAG) -> Any:
     """Cramér's V for every pair of bool / category tags: ``tag_a, tag_b, persons, cramers_v, flag``
     (flag: V > ``threshold``; the pair says nearly the same thing about everyone — keep one)."""
-    frame = _long(tags)
+    frame, back = long_tags(tags)
     types = _value_types(frame, catalog)
     ids = [t for t in (catalog.ids if catalog is not None else sorted(types))
            if types.get(t) in ("bool", "category")]
@@ -232,4 +225,4 @@ def redundancy(tags: Any, *, catalog: Catalog | None = None, threshold: float = 
                      "cramers_v": cramers_v(pair[a], pair[b]) if pair.height else None})
     out = pl.DataFrame(rows, schema={"tag_a": pl.String, "tag_b": pl.String, "persons": pl.Int64,
                                      "cramers_v": pl.Float64})
-    return out.with_columns((pl.col("cramers_v") > threshold).fill_null(False).alias("flag"))
+    return back(out.with_columns((pl.col("cramers_v") > threshold).fill_null(False).alias("flag")))

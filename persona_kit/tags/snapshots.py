@@ -28,29 +28,19 @@ import re
 from pathlib import Path
 from typing import Any
 
-import narwhals as nw
 import polars as pl
 
 from persona_kit.errors import InputError, check_columns
+from persona_kit.frames import as_polars
 from persona_kit.io import write_parquet
 from persona_kit.privacy import mask_pii
 from persona_kit.tags.catalog import Catalog
-from persona_kit.tags.engine import TAG_COLUMNS, to_date, wide
+from persona_kit.tags.engine import long_tags, to_date, wide
 
 __all__ = ["snapshot_dir", "write_snapshot", "list_snapshots", "read_snapshot", "read_history", "diff",
            "person_360"]
 
 _SNAPSHOT = re.compile(r"snapshot=(\d{4}-\d{2}-\d{2})\Z")
-
-
-def _long(tags: Any, name: str) -> pl.DataFrame:
-    try:
-        frame = nw.from_native(tags, eager_only=True).to_polars()
-    except TypeError:
-        raise InputError(f"{name} must be a pandas or polars DataFrame, got {type(tags).__name__}") from None
-    check_columns(frame.columns, list(TAG_COLUMNS), where=name)
-    return frame.select(pl.col("person_id").cast(pl.String), pl.col("tag_id").cast(pl.String),
-                        pl.col("value").cast(pl.String), pl.col("as_of").cast(pl.Date))
 
 
 def snapshot_dir(root: str | Path, as_of: Any) -> Path:
@@ -79,7 +69,7 @@ def write_snapshot(tags: Any, root: str | Path, *, catalog: Catalog | None = Non
     InputError
         If the frame lacks the tag columns or mixes several ``as_of`` dates.
     """
-    frame = _long(tags, "tags")
+    frame, _ = long_tags(tags)
     dates = frame["as_of"].unique().drop_nulls().to_list()
     if len(dates) != 1 or frame["as_of"].null_count():
         raise InputError(f"a snapshot holds exactly one as_of date, got {sorted(str(d) for d in dates)}"
@@ -124,7 +114,7 @@ def read_history(root: str | Path) -> pl.DataFrame:
     return pl.concat(frames)
 
 
-def diff(old: Any, new: Any) -> pl.DataFrame:
+def diff(old: Any, new: Any) -> Any:
     """Who entered and who left each tag value between two snapshots.
 
     A person *enters* ``(tag_id, value)`` when they hold it in ``new`` but not in ``old`` (including persons
@@ -132,7 +122,7 @@ def diff(old: Any, new: Any) -> pl.DataFrame:
 
     Returns
     -------
-    polars.DataFrame
+    DataFrame (the kind of ``new``)
         ``tag_id, value, before, after, entered, left, entered_persons, left_persons`` (counts, and the
         sorted person lists), one row per tag value held in either snapshot, sorted by tag and value.
 
@@ -145,7 +135,8 @@ def diff(old: Any, new: Any) -> pl.DataFrame:
     >>> diff(old, new).select("value", "before", "after", "entered", "left", "left_persons").rows()
     [('低', 1, 2, 1, 0, []), ('高', 1, 0, 0, 1, ['p1'])]
     """
-    before, after = _long(old, "old"), _long(new, "new")
+    before, _ = long_tags(old, where="old")
+    after, back = long_tags(new, where="new")
     keys = ["tag_id", "value", "person_id"]
     marked = (before.select(keys).unique().with_columns(pl.lit(True).alias("in_old"))
               .join(after.select(keys).unique().with_columns(pl.lit(True).alias("in_new")), on=keys, how="full",
@@ -153,7 +144,7 @@ def diff(old: Any, new: Any) -> pl.DataFrame:
               .with_columns(pl.col("in_old").fill_null(False), pl.col("in_new").fill_null(False)))
     entered = pl.col("in_new") & ~pl.col("in_old")
     left = pl.col("in_old") & ~pl.col("in_new")
-    return (marked.sort("person_id").group_by("tag_id", "value").agg(
+    return back(marked.sort("person_id").group_by("tag_id", "value").agg(
         pl.col("in_old").sum().cast(pl.Int64).alias("before"),
         pl.col("in_new").sum().cast(pl.Int64).alias("after"),
         entered.sum().cast(pl.Int64).alias("entered"),
@@ -193,10 +184,10 @@ def person_360(person_id: str, *, features: Any, tags_history: Any, catalog: Cat
         If the person is in neither the features nor the tag history.
     """
     person_id = str(person_id)
-    feats = nw.from_native(features, eager_only=True).to_polars()
+    feats, back = as_polars(features, where="features")
     check_columns(feats.columns, [person_col], where="features")
     row = feats.filter(pl.col(person_col).cast(pl.String) == person_id)
-    history = _long(tags_history, "tags_history").filter(pl.col("person_id") == person_id)
+    history = long_tags(tags_history, where="tags_history")[0].filter(pl.col("person_id") == person_id)
     if row.is_empty() and history.is_empty():
         raise InputError(f"person {person_id!r} is in neither the features nor the tag history; "
                          "check the id (persons are identified by the identity step's person_id)")
@@ -212,16 +203,16 @@ def person_360(person_id: str, *, features: Any, tags_history: Any, catalog: Cat
         .sort("__o").drop("__o")
     recent_events = None
     if events is not None:
-        ev = nw.from_native(events, eager_only=True).to_polars()
+        ev, _ = as_polars(events, where="events")
         check_columns(ev.columns, [person_col, ts_col], where="events")
         recent_events = mask_pii(ev.filter(pl.col(person_col).cast(pl.String) == person_id)
                                  .sort(ts_col, descending=True).head(recent))
     return {
         "person_id": person_id,
-        "features": mask_pii(row),
-        "tags": tags,
-        "history": history.select("tag_id", "as_of", "value").sort("tag_id", "as_of"),
-        "events": recent_events,
+        "features": back(mask_pii(row)),
+        "tags": back(tags),
+        "history": back(history.select("tag_id", "as_of", "value").sort("tag_id", "as_of")),
+        "events": None if recent_events is None else back(recent_events),
     }
 
 
