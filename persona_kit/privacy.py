@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
@@ -29,7 +30,8 @@ from persona_kit.errors import InputError
 from persona_kit.schema import PII_COLUMNS
 
 __all__ = ["SALT_ENV", "MIN_GROUP_SIZE", "resolve_salt", "hash_value", "pseudonymize", "mask_kind", "mask_values",
-           "mask_pii", "suppress_small_groups", "neutralize_formulas"]
+           "mask_pii", "suppress_small_groups", "neutralize_formulas", "normalize_contact", "hash_for_ads",
+           "filter_consent", "check_export_size"]
 
 SALT_ENV = "PERSONA_KIT_SALT"
 MIN_GROUP_SIZE = 10
@@ -161,3 +163,77 @@ def neutralize_formulas(frame: Any) -> Any:
         [nw.when(nw.col(c).str.contains(pattern)).then(nw.concat_str([nw.lit("'"), nw.col(c)]))
          .otherwise(nw.col(c)).alias(c) for c in text]
     ).to_native()
+
+
+def normalize_contact(value: str | None, kind: str, *, country_code: str = "86") -> str | None:
+    """Normalize a phone or email the way ad platforms match them before hashing.
+
+    Emails are trimmed and lower-cased. Phones become E.164 (``+`` country code and digits): full-width
+    digits, spaces, dashes and brackets are dropped, a ``00`` prefix becomes ``+``, and a number without a
+    country code (no ``+`` / ``00``, and not already ``country_code`` + 11 digits) gets
+    ``country_code``. Returns None for an empty value.
+
+    >>> normalize_contact("  Ada@Example.COM ", "email"), normalize_contact("138 0013-8000", "phone")
+    ('ada@example.com', '+8613800138000')
+    >>> normalize_contact("0086１３８００１３８０００", "phone")
+    '+8613800138000'
+    """
+    if kind not in ("phone", "email"):
+        raise InputError(f"kind must be one of ['phone', 'email'], got {kind!r}")
+    if value is None:
+        return None
+    text = unicodedata.normalize("NFKC", str(value)).strip()
+    if not text:
+        return None
+    if kind == "email":
+        return text.lower()
+    plus = text.startswith("+")
+    digits = re.sub(r"\D", "", text)
+    if not digits:
+        return None
+    if not plus and digits.startswith("00"):
+        digits = digits[2:]
+    elif not plus and not (digits.startswith(country_code) and len(digits) > 11):
+        digits = country_code + digits  # a national number: add the default country code
+    return "+" + digits
+
+
+def hash_for_ads(values: pl.Series, kind: str, *, country_code: str = "86") -> pl.Series:
+    """Unsalted SHA-256 (hex) of normalized phones or emails, the format ad platforms accept for
+    customer-list matching (Google Customer Match, Meta Custom Audiences, Tencent 广点通 人群包).
+
+    >>> hash_for_ads(pl.Series([" Ada@Example.com"]), "email")[0][:16]
+    'b5fc85e55755f9e0'
+    """
+    return values.cast(pl.String).map_elements(
+        lambda v: (lambda n: hashlib.sha256(n.encode()).hexdigest() if n else None)(
+            normalize_contact(v, kind, country_code=country_code)), return_dtype=pl.String)
+
+
+def filter_consent(frame: Any, *, consent_col: str = "consent_marketing") -> Any:
+    """Keep only the rows that gave marketing consent (true); false and unknown (null) are dropped.
+
+    >>> filter_consent(pl.DataFrame({"person_id": ["a", "b", "c"], "consent_marketing": [True, False, None]})).rows()
+    [('a', True)]
+    """
+    native = nw.from_native(frame, eager_only=True)
+    if consent_col not in native.columns:
+        raise InputError(f"missing consent column {consent_col!r}; activation exports need consent; "
+                         f"available: {native.columns}")
+    if native.schema[consent_col] != nw.Boolean:
+        raise InputError(f"consent column {consent_col!r} must be true / false, got {native.schema[consent_col]}",
+                         column=consent_col)
+    return native.filter(nw.col(consent_col).fill_null(False)).to_native()
+
+
+def check_export_size(size: int, *, min_group_size: int = MIN_GROUP_SIZE, name: str = "audience") -> None:
+    """Refuse an export of fewer than ``min_group_size`` persons (a small list identifies people).
+
+    >>> check_export_size(4, name="vip")
+    Traceback (most recent call last):
+    ...
+    persona_kit.errors.InputError: vip holds 4 persons, fewer than min_group_size 10; refusing to export it
+    """
+    if size < min_group_size:
+        raise InputError(f"{name} holds {size} persons, fewer than min_group_size {min_group_size}; "
+                         "refusing to export it")

@@ -71,3 +71,30 @@ def test_formula_injection_is_neutralized(frame):
     out = privacy.neutralize_formulas(data)
     assert list(out["v"]) == ["'=1+1", "'+86 138", "'-2", "'@SUM(A1)", "'\tx", "safe", "a=b"]
     assert list(out["n"]) == [1] * 7
+
+
+def test_ad_platform_hashes_are_sha256_of_trimmed_lower_case_emails_and_e164_phones():
+    emails = privacy.hash_for_ads(pl.Series([" Ada@Example.COM", None, "  "]), "email").to_list()
+    assert emails == [hashlib.sha256(b"ada@example.com").hexdigest(), None, None]
+    phones = privacy.hash_for_ads(pl.Series(["138 0013-8000", "+86 13800138000", "0086１３８００１３８０００"]),
+                                  "phone").to_list()
+    assert set(phones) == {hashlib.sha256(b"+8613800138000").hexdigest()}
+    assert privacy.normalize_contact("+44 20 7946 0958", "phone") == "+442079460958"
+    with pytest.raises(InputError, match=r"kind must be one of \['phone', 'email'\], got 'name'"):
+        privacy.normalize_contact("x", "name")
+
+
+def test_consent_filter_keeps_only_explicit_yes():
+    frame = pd.DataFrame({"person_id": ["a", "b", "c"], "consent_marketing": [True, False, None]})
+    frame["consent_marketing"] = frame["consent_marketing"].astype("boolean")
+    assert privacy.filter_consent(frame)["person_id"].tolist() == ["a"]
+    with pytest.raises(InputError, match="missing consent column 'consent'"):
+        privacy.filter_consent(pl.DataFrame({"person_id": ["a"]}), consent_col="consent")
+    with pytest.raises(InputError, match="must be true / false"):
+        privacy.filter_consent(pl.DataFrame({"consent_marketing": ["是"]}))
+
+
+def test_small_exports_are_refused():
+    privacy.check_export_size(10)
+    with pytest.raises(InputError, match="holds 9 persons, fewer than min_group_size 10"):
+        privacy.check_export_size(9)
