@@ -51,7 +51,7 @@ from persona_kit.report import _fmt_number
 
 __all__ = [
     "FONT", "PALETTE", "MAX_ROWS", "RENDERER", "enable_offline", "bundle_script",
-    "chart_bar", "chart_heatmap", "chart_ranges", "chart_hist", "chart_line", "table", "save_chart",
+    "chart_bar", "chart_heatmap", "chart_ranges", "chart_hist", "chart_line", "chart_flow", "table", "save_chart",
 ]
 
 FONT = "Noto Sans CJK SC, Noto Sans, sans-serif"
@@ -477,6 +477,98 @@ def chart_line(df: Any, *, x: str, y: str, color: str | None = None, lang: str =
             x=alt.X(x, type=x_type), y=alt.Y(y, type="quantitative"))
         chart = alt.layer(chart, ref)
     return _finish(chart, lang=lang, title=title, height=300)
+
+
+def chart_flow(df: Any, *, step: str = "step", source: str = "source", target: str = "target",
+               value: str = "sessions", lang: str = "zh", title: str | None = None,
+               height: int = 360) -> alt.LayerChart:
+    """Sankey-style flow: one column of nodes per step, bands between them as wide as the flow.
+
+    ``df`` holds links (``step`` = the 1-based column of ``source``; ``target`` sits in the next
+    column). Node heights are the larger of the flow in and out; nodes are ordered by size. Altair has
+    no Sankey mark: nodes are rectangles and bands are areas drawn in pixel coordinates.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> links = pl.DataFrame({"step": [1, 1, 2], "source": ["view", "view", "cart"],
+    ...                       "target": ["cart", "(exit)", "buy"], "sessions": [6, 4, 3]})
+    >>> spec = chart_flow(links, lang="en").to_dict()
+    >>> sorted({r["node"] for r in spec["layer"][1]["data"]["values"]})
+    ['(exit)', 'buy', 'cart', 'view']
+    """
+    frame = _read(df, [step, source, target, value])
+    links = [(int(r[step]), str(r[source]), str(r[target]), float(r[value] or 0))
+             for r in frame.rows(named=True) if (r[value] or 0) > 0]
+    if not links:
+        raise InputError("chart_flow: no links with a positive value to draw", column=value)
+    size: dict[tuple[int, str], list[float]] = {}  # (column, node) -> [in, out]
+    for s, a, b, v in links:
+        size.setdefault((s, a), [0.0, 0.0])[1] += v
+        size.setdefault((s + 1, b), [0.0, 0.0])[0] += v
+    cols = sorted({c for c, _ in size})
+    first = cols[0]
+    nodes = {k: max(v) for k, v in size.items()}
+    pad, node_w, label_w = 8.0, 14.0, 120.0
+    per_col = {c: sorted([n for (cc, n) in nodes if cc == c], key=lambda n: (n.startswith("("), -nodes[(c, n)], n))
+               for c in cols}
+    most = max(len(v) for v in per_col.values())
+    scale = (height - pad * (most - 1)) / max(sum(nodes[(c, n)] for n in per_col[c]) for c in cols)
+    span = (_WIDTH - node_w - label_w) / max(len(cols) - 1, 1)
+    top: dict[tuple[int, str], float] = {}
+    rects = []
+    for c in cols:
+        y = 0.0
+        for n in per_col[c]:
+            top[(c, n)] = y
+            h = nodes[(c, n)] * scale
+            x = (c - first) * span
+            rects.append({"node": n, "x0": x, "x1": x + node_w, "y0": y, "y1": y + h, "ymid": y + h / 2,
+                          "xl": x + node_w + 4, "value": nodes[(c, n)],
+                          "label": f"{n} {nodes[(c, n)]:,.0f}" if h >= 6 else ""})  # tiny nodes: tooltip only
+            y += h + pad
+    out_off = {k: 0.0 for k in nodes}
+    in_off = {k: 0.0 for k in nodes}
+    points = []
+    for i, (s, a, b, v) in enumerate(sorted(links, key=lambda r: (r[0], -r[3], r[1], r[2]))):
+        w = v * scale
+        y0 = top[(s, a)] + out_off[(s, a)] + w / 2
+        y1 = top[(s + 1, b)] + in_off[(s + 1, b)] + w / 2
+        out_off[(s, a)] += w
+        in_off[(s + 1, b)] += w
+        x0, x1 = (s - first) * span + node_w, (s + 1 - first) * span
+        for k in range(17):
+            f = k / 16
+            mid = y0 + (y1 - y0) * f * f * (3 - 2 * f)
+            half = max(w, 1.0) / 2
+            points.append({"link": i, "x": x0 + (x1 - x0) * f, "y": mid - half, "y2": mid + half,
+                           "source": a, "target": b, "value": v})
+    if len(points) > MAX_ROWS:
+        raise InputError(f"chart_flow: {len(links):,} links are too many to draw; keep fewer nodes per step")
+    raw = alt.Scale(domain=[0, _WIDTH], range=[0, _WIDTH])
+    ys = alt.Scale(domain=[0, height], range=[0, height])
+    names = sorted({r["node"] for r in rects})
+    color = alt.Color("node", type="nominal", title=_label(source, lang), sort=names, legend=None)
+    val_title = _label(value, lang)
+    bands = alt.Chart(alt.Data(values=points)).mark_area(opacity=0.35).encode(
+        x=alt.X("x", type="quantitative", scale=raw, axis=None),
+        y=alt.Y("y", type="quantitative", scale=ys, axis=None), y2="y2",
+        detail=alt.Detail("link", type="nominal"),
+        color=alt.Color("source", type="nominal", sort=names, scale=alt.Scale(domain=names), legend=None),
+        tooltip=[alt.Tooltip("source", type="nominal", title=_label(source, lang)),
+                 alt.Tooltip("target", type="nominal", title=_label(target, lang)),
+                 alt.Tooltip("value", type="quantitative", title=val_title, format=",")])
+    boxes = alt.Chart(alt.Data(values=rects)).mark_rect().encode(
+        x=alt.X("x0", type="quantitative", scale=raw, axis=None), x2="x1",
+        y=alt.Y("y0", type="quantitative", scale=ys, axis=None), y2="y1",
+        color=color.scale(domain=names),
+        tooltip=[alt.Tooltip("node", type="nominal", title=_label(source, lang)),
+                 alt.Tooltip("value", type="quantitative", title=val_title, format=",")])
+    labels = alt.Chart(alt.Data(values=rects)).mark_text(align="left", baseline="middle", fontSize=11).encode(
+        x=alt.X("xl", type="quantitative", scale=raw, axis=None),
+        y=alt.Y("ymid", type="quantitative", scale=ys, axis=None),
+        text=alt.Text("label", type="nominal"))
+    return _finish(alt.layer(bands, boxes, labels), lang=lang, title=title, height=height)
 
 
 # --- tables and static files -------------------------------------------------------------------------

@@ -221,9 +221,10 @@ def flow_links(events: Any, *, start: str, by: str = "event_type", steps: int = 
     group = [person_col, "session_no"]
     lf = sessionize(lf.select(list(dict.fromkeys([person_col, ts_col, by]))), gap_minutes=gap_minutes,
                     person_col=person_col, ts_col=ts_col)
-    lf = lf.filter(pl.col(by).is_not_null()).with_columns(pl.col(by).cast(pl.String))
-    first = pl.when(pl.col(by) == start).then(pl.col(ts_col)).min().over(group)
-    lf = _collapse(lf.filter(pl.col(ts_col) >= first), by, group)
+    lf = (lf.filter(pl.col(by).is_not_null())
+          .with_columns(pl.col(by).cast(pl.String), _i=pl.int_range(pl.len()).over(group)))
+    first = pl.when(pl.col(by) == start).then(pl.col("_i")).min().over(group)
+    lf = _collapse(lf.filter(pl.col("_i") >= first), by, group)
     lf = lf.with_columns(step=pl.int_range(1, pl.len() + 1).over(group)).filter(pl.col("step") <= steps)
     common = (lf.group_by(by).agg(pl.len().alias("_n")).sort(["_n", by], descending=[True, False])
               .head(top).select(by))

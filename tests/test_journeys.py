@@ -303,3 +303,19 @@ def test_planted_channel_effect_ranks_first_under_markov(sample_tables):
     assert markov["conversions_low"][0] > markov["conversions_high"][1:].max()
     # the untreated control arm is not a touch
     assert not jr.touches_from_campaigns(campaigns)["campaign"].str.ends_with(":control").any()
+
+
+def test_chart_flow_draws_nodes_as_tall_as_their_flow():
+    from persona_kit import charts
+    links = jr.flow_links(_pv_log(), start="pv", steps=3)
+    spec = charts.chart_flow(links, lang="en").to_dict()
+    bands, boxes = spec["layer"][0]["data"]["values"], spec["layer"][1]["data"]["values"]
+    height = {r["node"] + str(round(r["x0"])): r["y1"] - r["y0"] for r in boxes}
+    unit = height["pv0"] / 5  # five sessions start from pv
+    assert {k: round(v / unit, 6) for k, v in height.items() if v >= unit / 2} == {
+        "pv0": 5, "cart253": 2, "fav253": 2, "(exit)253": 1, "buy506": 1, "cart506": 1, "(exit)506": 2}
+    # a band is as wide as its flow at both ends
+    first = [p for p in bands if p["source"] == "pv" and p["target"] == "cart"]
+    assert {round((p["y2"] - p["y"]) / unit, 6) for p in first} == {2}
+    with pytest.raises(InputError, match="no links with a positive value"):
+        charts.chart_flow(links.head(0))
