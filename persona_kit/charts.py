@@ -479,7 +479,7 @@ def chart_line(df: Any, *, x: str, y: str, color: str | None = None, lang: str =
     return _finish(chart, lang=lang, title=title, height=300)
 
 
-def chart_flow(df: Any, *, step: str = "step", source: str = "source", target: str = "target",
+def chart_flow(df: Any, *, step: str = "step", source: str = "node", target: str = "next_node",
                value: str = "sessions", lang: str = "zh", title: str | None = None,
                height: int = 360) -> alt.LayerChart:
     """Sankey-style flow: one column of nodes per step, bands between them as wide as the flow.
@@ -491,8 +491,8 @@ def chart_flow(df: Any, *, step: str = "step", source: str = "source", target: s
     Examples
     --------
     >>> import polars as pl
-    >>> links = pl.DataFrame({"step": [1, 1, 2], "source": ["view", "view", "cart"],
-    ...                       "target": ["cart", "(exit)", "buy"], "sessions": [6, 4, 3]})
+    >>> links = pl.DataFrame({"step": [1, 1, 2], "node": ["view", "view", "cart"],
+    ...                       "next_node": ["cart", "(exit)", "buy"], "sessions": [6, 4, 3]})
     >>> spec = chart_flow(links, lang="en").to_dict()
     >>> sorted({r["node"] for r in spec["layer"][1]["data"]["values"]})
     ['(exit)', 'buy', 'cart', 'view']

@@ -146,7 +146,7 @@ def top_paths(events: Any, *, outcome: str = "purchase", by: str = "event_type",
     the steps of their last session before that cut-off; the rate is the share with no event in the
     ``churn_days`` up to ``as_of``. Consecutive repeats are collapsed (view, view, cart → view, cart).
 
-    Returns one row per path, most outcomes first: ``path``, ``steps``, the units (``sessions`` or
+    Returns one row per path, most outcomes first: ``path``, ``path_steps``, the units (``sessions`` or
     ``persons``), the outcomes (``purchases`` or ``churned``) and their rate and share of all outcomes.
 
     Examples
@@ -186,10 +186,10 @@ def top_paths(events: Any, *, outcome: str = "purchase", by: str = "event_type",
         units, outcomes = "persons", "churned"
     per_unit = (_last_steps(lf, by, group, steps)
                 .group_by(group)
-                .agg(pl.col(by).cast(pl.String).str.join(ARROW).alias("path"), pl.len().alias("steps"),
+                .agg(pl.col(by).cast(pl.String).str.join(ARROW).alias("path"), pl.len().alias("path_steps"),
                      flag.first().alias("_flag")))
     rate = f"{'purchase' if outcome == 'purchase' else 'churn'}_rate"
-    out = (per_unit.group_by("path", "steps")
+    out = (per_unit.group_by("path", "path_steps")
            .agg(pl.len().alias(units), pl.col("_flag").sum().cast(pl.Int64).alias(outcomes))
            .with_columns((pl.col(outcomes) / pl.col(units)).alias(rate),
                          (pl.col(outcomes) / pl.col(outcomes).sum()).fill_nan(0.0).alias("outcome_share"))
@@ -204,7 +204,7 @@ def flow_links(events: Any, *, start: str, by: str = "event_type", steps: int = 
 
     Each session that contains ``start`` contributes its collapsed steps 1 … ``steps`` from there; a
     session that ends earlier flows into ``"(exit)"``. Values outside the ``top`` most frequent become
-    ``"(other)"``. Returns ``step`` (1-based position of the source), ``source``, ``target``, ``sessions``.
+    ``"(other)"``. Returns ``step`` (1-based position of ``node``), ``node``, ``next_node``, ``sessions``.
 
     Examples
     --------
@@ -229,12 +229,12 @@ def flow_links(events: Any, *, start: str, by: str = "event_type", steps: int = 
     common = (lf.group_by(by).agg(pl.len().alias("_n")).sort(["_n", by], descending=[True, False])
               .head(top).select(by))
     lf = lf.join(common.with_columns(_keep=pl.lit(True)), on=by, how="left").with_columns(
-        pl.when(pl.col("_keep")).then(pl.col(by)).otherwise(pl.lit("(other)")).alias("source"))
-    nxt = pl.col("source").shift(-1).over(group)
-    out = (lf.sort([*group, "step"]).with_columns(target=nxt.fill_null("(exit)"))
+        pl.when(pl.col("_keep")).then(pl.col(by)).otherwise(pl.lit("(other)")).alias("node"))
+    nxt = pl.col("node").shift(-1).over(group)
+    out = (lf.sort([*group, "step"]).with_columns(next_node=nxt.fill_null("(exit)"))
            .filter(pl.col("step") < steps)
-           .group_by("step", "source", "target").agg(pl.len().alias("sessions"))
-           .sort(["step", "source", "target"]))
+           .group_by("step", "node", "next_node").agg(pl.len().alias("sessions"))
+           .sort(["step", "node", "next_node"]))
     return _out(out, kind, rows=False)
 
 
@@ -278,8 +278,8 @@ def funnel(events: Any, steps: Sequence[str], *, mode: str = "loose", window_hou
     With ``segments`` (a frame of ``person_col`` and ``segment_col``), counts are per segment
     (persons without a segment fall in a null segment).
 
-    Returns ``[segment_col,] step_no, step, persons, conversion`` (from the previous step),
-    ``overall`` (from step 1) and ``drop_off`` (persons lost since the previous step).
+    Returns ``[segment_col,] step_no, funnel_step, persons, step_conversion`` (from the previous
+    step), ``overall_conversion`` (from step 1) and ``drop_off`` (persons lost since the previous step).
 
     Examples
     --------
@@ -329,7 +329,7 @@ def funnel(events: Any, steps: Sequence[str], *, mode: str = "loose", window_hou
         seg, _ = _lazy(segments, [person_col, segment_col], "segments")
         reached = reached.join(seg.select(person_col, segment_col).unique(person_col), on=person_col, how="left")
         keys = [segment_col]
-    table = pl.DataFrame({"step_no": list(range(1, len(steps) + 1)), "step": steps})
+    table = pl.DataFrame({"step_no": list(range(1, len(steps) + 1)), "funnel_step": steps})
     counts = (reached.join(table.lazy(), how="cross").filter(pl.col("_level") >= pl.col("step_no"))
               .group_by([*keys, "step_no"]).agg(pl.len().alias("persons")))
     grid = (reached.select(keys).unique().join(table.lazy(), how="cross") if keys else table.lazy())
@@ -338,9 +338,9 @@ def funnel(events: Any, steps: Sequence[str], *, mode: str = "loose", window_hou
            .sort([*keys, "step_no"], nulls_last=True)
            .with_columns(_prev=pl.col("persons").shift(1).over(keys) if keys else pl.col("persons").shift(1),
                          _first=pl.col("persons").first().over(keys) if keys else pl.col("persons").first())
-           .with_columns(conversion=pl.when(pl.col("step_no") == 1).then(1.0)
+           .with_columns(step_conversion=pl.when(pl.col("step_no") == 1).then(1.0)
                          .otherwise(pl.col("persons") / pl.col("_prev")),
-                         overall=pl.col("persons") / pl.col("_first"),
+                         overall_conversion=pl.col("persons") / pl.col("_first"),
                          drop_off=(pl.col("_prev") - pl.col("persons")).fill_null(0))
            .drop("_prev", "_first"))
     return _out(out, kind, rows=False)
@@ -510,7 +510,7 @@ def attribute(journeys: Any, *, model: str = "linear", by: str = "channel", half
     ``first_weight : last_weight``; one touch takes all).
 
     Returns one row per ``by`` value (``channel``, ``campaign`` or ``touch``): ``model``,
-    ``conversions`` and ``revenue`` credited, sorted by conversions.
+    ``credited_conversions`` and ``credited_revenue``, most credit first.
 
     Examples
     --------
@@ -519,7 +519,7 @@ def attribute(journeys: Any, *, model: str = "linear", by: str = "channel", half
     >>> j = pl.DataFrame({"journey_id": ["1", "1"], "touch_ts": [d(1), d(2)], "channel": ["search", "push"],
     ...                   "campaign": [None, None], "position": [1, 2], "n_touches": [2, 2], "converted": [True] * 2,
     ...                   "conversion_ts": [d(3)] * 2, "revenue": [10.0] * 2})
-    >>> attribute(j, model="linear").select("channel", "conversions", "revenue").rows()
+    >>> attribute(j, model="linear").select("channel", "credited_conversions", "credited_revenue").rows()
     [('push', 0.5, 5.0), ('search', 0.5, 5.0)]
     """
     check_choice("model", model, MODELS[:-1])
@@ -548,10 +548,10 @@ def attribute(journeys: Any, *, model: str = "linear", by: str = "channel", half
                   .when(pos == 1).then(first_weight).when(pos == n).then(last_weight)
                   .otherwise((1.0 - pair) / (n - 2)))
     out = (lf.filter(pl.col("converted")).with_columns(_w=weight, **{by: _key(by)})
-           .group_by(by).agg(pl.col("_w").sum().alias("conversions"),
-                             (pl.col("_w") * pl.col("revenue")).sum().alias("revenue"))
-           .select(by, pl.lit(model).alias("model"), "conversions", "revenue")
-           .sort(["conversions", by], descending=[True, False]))
+           .group_by(by).agg(pl.col("_w").sum().alias("credited_conversions"),
+                             (pl.col("_w") * pl.col("revenue")).sum().alias("credited_revenue"))
+           .select(by, pl.lit(model).alias("model"), "credited_conversions", "credited_revenue")
+           .sort(["credited_conversions", by], descending=[True, False]))
     return _out(out, kind, rows=False)
 
 
@@ -638,15 +638,15 @@ def markov_attribution(journeys: Any, *, by: str = "channel", n_boot: int = 200,
     replacement ``n_boot`` times (multinomial weights on the distinct journey types) and take the
     central ``ci`` percentile range of each channel's credited conversions and revenue.
 
-    Returns ``by, model, conversions, revenue, removal_effect, share, conversions_low,
-    conversions_high, revenue_low, revenue_high``.
+    Returns ``by, model, credited_conversions, credited_revenue, removal_effect, share`` and the
+    intervals ``credited_conversions_low / _high``, ``credited_revenue_low / _high``.
 
     Examples
     --------
     >>> import polars as pl
     >>> j = pl.DataFrame({"journey_id": ["1", "1", "2"], "channel": ["a", "b", "a"], "position": [1, 2, 1],
     ...                   "converted": [True, True, False], "revenue": [8.0, 8.0, 0.0], "campaign": [None] * 3})
-    >>> markov_attribution(j, n_boot=20).select("channel", "conversions", "revenue").rows()
+    >>> markov_attribution(j, n_boot=20).select("channel", "credited_conversions", "credited_revenue").rows()
     [('a', 0.5, 4.0), ('b', 0.5, 4.0)]
     """
     check_choice("by", by, ["channel", "campaign", "touch"])
@@ -681,18 +681,19 @@ def markov_attribution(journeys: Any, *, by: str = "channel", n_boot: int = 200,
     bounds = {name: (np.quantile(arr, lo, axis=0), np.quantile(arr, hi, axis=0)) if n_boot else
               (np.full(len(states), np.nan), np.full(len(states), np.nan))
               for name, arr in (("conversions", boot_c), ("revenue", boot_r))}
-    out = pl.DataFrame({by: states, "model": ["markov"] * len(states), "conversions": conversions,
-                        "revenue": money, "removal_effect": effects, "share": share,
-                        "conversions_low": bounds["conversions"][0], "conversions_high": bounds["conversions"][1],
-                        "revenue_low": bounds["revenue"][0], "revenue_high": bounds["revenue"][1]}
-                       ).sort(["conversions", by], descending=[True, False])
+    out = pl.DataFrame({by: states, "model": ["markov"] * len(states), "credited_conversions": conversions,
+                        "credited_revenue": money, "removal_effect": effects, "share": share,
+                        "credited_conversions_low": bounds["conversions"][0],
+                        "credited_conversions_high": bounds["conversions"][1],
+                        "credited_revenue_low": bounds["revenue"][0], "credited_revenue_high": bounds["revenue"][1]}
+                       ).sort(["credited_conversions", by], descending=[True, False])
     return _out(out, kind, rows=False)
 
 
 def compare_models(journeys: Any, *, by: str = "channel", half_life_days: float = 7, n_boot: int = 200,
                    seed: int = 0) -> Any:
     """Credited conversions and revenue per ``by`` value under every model of :data:`MODELS`, long form
-    (``by, model, conversions, revenue``; Markov rows also carry their bootstrap interval columns).
+    (``by, model, credited_conversions, credited_revenue``; Markov rows also carry their intervals).
 
     Examples
     --------
@@ -700,7 +701,7 @@ def compare_models(journeys: Any, *, by: str = "channel", half_life_days: float 
     >>> j = pl.DataFrame({"journey_id": ["1"], "touch_ts": [dt.datetime(2026, 1, 1)], "channel": ["a"],
     ...                   "campaign": [None], "position": [1], "n_touches": [1], "converted": [True],
     ...                   "conversion_ts": [dt.datetime(2026, 1, 2)], "revenue": [5.0]})
-    >>> compare_models(j, n_boot=0)["conversions"].to_list()
+    >>> compare_models(j, n_boot=0)["credited_conversions"].to_list()
     [1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
     """
     lf, kind = _lazy(journeys, _JOURNEY_COLS, "journeys")

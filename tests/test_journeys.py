@@ -90,8 +90,12 @@ def test_flow_links_follow_sessions_from_the_start_event():
     assert links == {(1, "pv", "cart"): 2, (1, "pv", "fav"): 2, (1, "pv", "(exit)"): 1,
                      (2, "cart", "buy"): 1, (2, "cart", "(exit)"): 1, (2, "fav", "cart"): 1,
                      (2, "fav", "(exit)"): 1}
+    tie = pl.DataFrame({"person_id": ["a"] * 3, "event_type": ["view", "exposure", "click"],
+                        "event_ts": [_ts(1), _ts(1), _ts(1, 1)]})
+    # an event at the same second as the start event never becomes step 1
+    assert set(jr.flow_links(tie, start="exposure", steps=2)["node"]) == {"exposure"}
     other = jr.flow_links(_pv_log(), start="pv", steps=2, top=1)
-    assert set(other["target"]) == {"(other)", "(exit)"}
+    assert set(other["next_node"]) == {"(other)", "(exit)"}
 
 
 def test_time_to_convert_and_second_purchase():
@@ -111,9 +115,9 @@ def test_funnel_loose_and_strict_with_window(frame):
     loose = jr.funnel(log, ["pv", "cart", "buy"], mode="loose", window_hours=48)
     got = loose if isinstance(loose, pl.DataFrame) else pl.from_pandas(loose)
     # pv: a b c d; then cart: a b c (d's cart came before its pv); then buy within 48 h: a b (c buys on day 9)
-    assert got.select("step", "persons", "drop_off").rows() == [("pv", 4, 0), ("cart", 3, 1), ("buy", 2, 1)]
-    assert got["conversion"].to_list() == pytest.approx([1.0, 0.75, 2 / 3])
-    assert got["overall"].to_list() == pytest.approx([1.0, 0.75, 0.5])
+    assert got.select("funnel_step", "persons", "drop_off").rows() == [("pv", 4, 0), ("cart", 3, 1), ("buy", 2, 1)]
+    assert got["step_conversion"].to_list() == pytest.approx([1.0, 0.75, 2 / 3])
+    assert got["overall_conversion"].to_list() == pytest.approx([1.0, 0.75, 0.5])
     strict = jr.funnel(_pv_log(), ["pv", "cart", "buy"], mode="strict", window_hours=48)
     # strict: a pv,pv,cart,buy → collapsed pv,cart,buy ✓; b pv,fav,cart ✗ at cart; c pv,cart ✓, buy too late
     assert strict["persons"].to_list() == [4, 2, 1]
@@ -216,9 +220,9 @@ def test_position_based_credit():
 
 
 def test_credit_per_campaign_and_per_touch():
-    by_campaign = dict(jr.attribute(_journeys(), model="linear", by="campaign").select("campaign", "conversions").rows())
+    by_campaign = dict(jr.attribute(_journeys(), model="linear", by="campaign").select("campaign", "credited_conversions").rows())
     assert by_campaign == pytest.approx({"(none)": 3 - 1 / 3, "Q1:coupon": 1 / 3})
-    by_touch = dict(jr.attribute(_journeys(), model="first", by="touch").select("touch", "conversions").rows())
+    by_touch = dict(jr.attribute(_journeys(), model="first", by="touch").select("touch", "credited_conversions").rows())
     assert by_touch == {"A": 2.0, "B": 1.0, "C": 0.0, "Q1:coupon": 0.0}
     with pytest.raises(InputError, match="model must be one of"):
         jr.attribute(_journeys(), model="markov")
@@ -246,9 +250,9 @@ def test_markov_removal_effects_match_the_hand_computation():
     assert got["C1"] == pytest.approx((0.5, 0.2))
     assert got["C2"] == pytest.approx((1.0, 0.4)) and got["C3"] == pytest.approx((1.0, 0.4))
     credit = jr.markov_attribution(_textbook(), n_boot=50, seed=1)
-    assert dict(credit.select("channel", "conversions").rows()) == pytest.approx({"C1": 0.2, "C2": 0.4, "C3": 0.4})
-    assert dict(credit.select("channel", "revenue").rows()) == pytest.approx({"C1": 6.0, "C2": 12.0, "C3": 12.0})
-    assert (credit["conversions_low"] <= credit["conversions_high"]).all()
+    assert dict(credit.select("channel", "credited_conversions").rows()) == pytest.approx({"C1": 0.2, "C2": 0.4, "C3": 0.4})
+    assert dict(credit.select("channel", "credited_revenue").rows()) == pytest.approx({"C1": 6.0, "C2": 12.0, "C3": 12.0})
+    assert (credit["credited_conversions_low"] <= credit["credited_conversions_high"]).all()
 
 
 def test_markov_with_a_loop_matches_a_linear_solve_by_hand():
@@ -264,10 +268,10 @@ def test_markov_with_a_loop_matches_a_linear_solve_by_hand():
 
 def test_compare_models_has_every_model_and_the_same_total():
     out = jr.compare_models(_journeys(), n_boot=20)
-    totals = out.group_by("model").agg(pl.col("conversions").sum(), pl.col("revenue").sum())
+    totals = out.group_by("model").agg(pl.col("credited_conversions").sum(), pl.col("credited_revenue").sum())
     assert set(totals["model"]) == set(jr.MODELS)
-    assert totals["conversions"].to_list() == pytest.approx([3.0] * 6)
-    assert totals["revenue"].to_list() == pytest.approx([160.0] * 6)
+    assert totals["credited_conversions"].to_list() == pytest.approx([3.0] * 6)
+    assert totals["credited_revenue"].to_list() == pytest.approx([160.0] * 6)
 
 
 def test_markov_bad_input():
@@ -300,7 +304,7 @@ def test_planted_channel_effect_ranks_first_under_markov(sample_tables):
     markov = jr.markov_attribution(journeys, n_boot=100, seed=0)
     assert markov["channel"][0] == planted == "xiaohongshu"
     # the planted channel's bootstrap interval lies above every other channel's interval
-    assert markov["conversions_low"][0] > markov["conversions_high"][1:].max()
+    assert markov["credited_conversions_low"][0] > markov["credited_conversions_high"][1:].max()
     # the untreated control arm is not a touch
     assert not jr.touches_from_campaigns(campaigns)["campaign"].str.ends_with(":control").any()
 
