@@ -42,9 +42,10 @@ import polars as pl
 from scipy.sparse import csr_matrix
 
 from persona_kit.errors import InputError, check_choice, check_columns
+from persona_kit.i18n import LANGS, label_or
 
 __all__ = [
-    "MODELS", "sessionize", "top_paths", "flow_links", "time_to_convert", "funnel",
+    "MODELS", "sessionize", "top_paths", "translate_path", "flow_links", "time_to_convert", "funnel",
     "touches_from_events", "touches_from_campaigns", "conversions_from_orders", "build_journeys",
     "attribute", "markov_removal", "markov_attribution", "compare_models",
 ]
@@ -196,6 +197,26 @@ def top_paths(events: Any, *, outcome: str = "purchase", by: str = "event_type",
            .sort([outcomes, units, "path"], descending=[True, True, False])
            .head(n))
     return _out(out, kind, rows=False)
+
+
+def translate_path(frame: Any, column: str = "path", *, prefix: str, lang: str = "zh") -> Any:
+    """Translate each step of the path texts in ``column`` (``a → b``) through the labels ``<prefix>.<step>``;
+    steps without a label stay as they are.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> translate_path(pl.DataFrame({"path": ["view → buy"]}), prefix="jr.event", lang="en")["path"].to_list()
+    ['Product view → Purchase']
+    """
+    check_choice("lang", lang, LANGS)
+    lf, kind = _lazy(frame, [column], "frame")
+    steps = (lf.select(pl.col(column).str.split(ARROW).explode().unique().drop_nulls()).collect()
+             .to_series().to_list())
+    mapping = {s: label_or(f"{prefix}.{s}", lang, s) for s in steps}
+    out = lf.with_columns(pl.col(column).str.split(ARROW)
+                          .list.eval(pl.element().replace(mapping)).list.join(ARROW))
+    return _out(out, kind)
 
 
 def flow_links(events: Any, *, start: str, by: str = "event_type", steps: int = 4, top: int = 6,
