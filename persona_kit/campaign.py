@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import narwhals as nw
@@ -36,7 +37,7 @@ from persona_kit.privacy import MIN_GROUP_SIZE
 
 __all__ = ["assign_arms", "power_proportions", "power_means", "campaign_outcomes", "srm_check",
            "arm_summary", "lift", "segment_effects", "roi", "Review", "review", "UpliftModel",
-           "uplift_curves", "auuc"]
+           "uplift_curves", "auuc", "evaluate_uplift", "read_results", "chart_effects"]
 
 
 # --- design ------------------------------------------------------------------------------------------
@@ -188,6 +189,38 @@ def campaign_outcomes(campaigns: Any, orders: Any, *, window_days: int = 30, per
            .with_columns(converted=pl.col("orders").fill_null(0) > 0, revenue=pl.col("revenue").fill_null(0.0))
            .drop("orders"))
     return out.to_pandas() if back_pandas else out
+
+
+def read_results(path: str | Path, *, arm_col: str, outcomes: list[str], segment_cols: list[str] | None = None,
+                 cost_col: str | None = None, covariate_cols: list[str] | None = None) -> pl.DataFrame:
+    """Read a per-person results table (CSV or Parquet) and check the named columns.
+
+    Outcomes, cost and covariates are cast to numbers (``true`` / ``false`` and ``1`` / ``0`` become 0/1);
+    arm and segment columns to text.
+
+    Raises
+    ------
+    InputError
+        A missing file, a missing column (named, with a near match) or a non-numeric outcome.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("results file not found; set results_path to a CSV or Parquet file", file=str(path))
+    frame = pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_csv(path, infer_schema_length=None)
+    numeric = [*outcomes, *([cost_col] if cost_col else []), *(covariate_cols or [])]
+    check_columns(frame.columns, [arm_col, *numeric, *(segment_cols or [])], where=path.name)
+    out = frame.with_columns(pl.col(arm_col, *(segment_cols or [])).cast(pl.String))
+    for col in numeric:
+        values = out[col]
+        if values.dtype == pl.String:
+            values = values.str.strip_chars().str.to_lowercase().replace({"true": "1", "false": "0"})
+        cast = values.cast(pl.Float64, strict=False)
+        bad = cast.is_null() & values.is_not_null()
+        if bad.any():
+            row = int(bad.arg_max())
+            raise InputError(f"expected numbers, got {values[row]!r}", file=path.name, column=col, row=row + 2)
+        out = out.with_columns(cast.alias(col))
+    return out
 
 
 # --- the review --------------------------------------------------------------------------------------
@@ -366,7 +399,7 @@ def segment_effects(results: Any, *, arm_col: str = "arm", control: str, outcome
             for outcome in outcomes:
                 for arm in sorted(a for a in frame[arm_col].drop_nulls().unique().to_list() if a != control):
                     n1, n0 = counts.get(arm, 0), counts.get(control, 0)
-                    row = {"segment": col, "value": str(value), "outcome": outcome, "arm": arm, "n_treat": n1,
+                    row = {"segment_col": col, "segment_value": str(value), "outcome": outcome, "arm": arm, "n_treat": n1,
                            "n_control": n0, "suppressed": min(n1, n0) < max(min_group_size, 2)}
                     if not row["suppressed"]:
                         sub = cell.filter(pl.col(arm_col).is_in([arm, control]))
@@ -380,10 +413,11 @@ def segment_effects(results: Any, *, arm_col: str = "arm", control: str, outcome
                 block = block.with_columns(pl.lit(None, dtype=pl.Float64).alias(name))
         tested = block.filter(pl.col("p_value").is_not_null())
         q = stats.false_discovery_control(tested["p_value"].to_numpy(), method="bh") if tested.height else []
-        block = block.join(tested.select("value", "outcome", "arm").with_columns(q_value=pl.Series(q, dtype=pl.Float64)),
-                           on=["value", "outcome", "arm"], how="left")
+        keys = ["segment_value", "outcome", "arm"]
+        block = block.join(tested.select(keys).with_columns(q_value=pl.Series(q, dtype=pl.Float64)), on=keys,
+                           how="left")
         parts.append(block.with_columns(significant=pl.col("q_value") < alpha))
-    cols = ["segment", "value", "outcome", "arm", "n_treat", "n_control", "lift", "ci_low", "ci_high", "p_value",
+    cols = ["segment_col", "segment_value", "outcome", "arm", "n_treat", "n_control", "lift", "ci_low", "ci_high", "p_value",
             "q_value", "significant", "suppressed"]
     out = pl.concat([p.select(cols) for p in parts]) if parts else pl.DataFrame(schema=dict.fromkeys(cols, pl.Float64))
     return out if isinstance(results, pl.DataFrame) else out.to_pandas()
@@ -484,6 +518,35 @@ def review(results: Any, *, arm_col: str = "arm", control: str = "control", outc
         return out
     return Review(*(v.to_pandas() if isinstance(v, pl.DataFrame) else v for v in
                     (out.arms, out.effects, out.srm, out.segments, out.roi)))
+
+
+def chart_effects(effects: Any, *, label: str, lang: str = "zh", title: str | None = None,
+                  percent: bool = True) -> Any:
+    """A forest plot: each row's ``lift`` as a point with its ``ci_low`` – ``ci_high`` interval, and zero.
+
+    >>> e = pl.DataFrame({"arm": ["a", "b"], "lift": [0.02, 0.1], "ci_low": [-0.01, 0.05], "ci_high": [0.05, 0.15]})
+    >>> [layer["mark"]["type"] for layer in chart_effects(e, label="arm").to_dict()["layer"]]
+    ['rule', 'rule', 'point']
+    """
+    import altair as alt
+
+    from persona_kit.charts import _finish
+    from persona_kit.i18n import label_or
+
+    frame = _frame(effects, [label, "lift", "ci_low", "ci_high"], "effects").drop_nulls("lift")
+    rows = frame.select(label, "lift", "ci_low", "ci_high").to_dicts()
+    order = frame[label].to_list()
+    fmt = ".1%" if percent else ",.2f"
+    title_of = {c: label_or(f"col.{c}", lang, c) for c in (label, "lift", "ci_low", "ci_high")}
+    y = alt.Y(f"{label}:N", sort=order, title=title_of[label])
+    tips = [alt.Tooltip(f"{c}:Q", format=fmt, title=title_of[c]) for c in ("lift", "ci_low", "ci_high")]
+    data = alt.Data(values=rows)
+    zero = alt.Chart(alt.Data(values=[{"x": 0}])).mark_rule(strokeDash=[4, 4], color="#999").encode(x="x:Q")
+    bars = alt.Chart(data).mark_rule(strokeWidth=2).encode(
+        x=alt.X("ci_low:Q", title=title_of["lift"], axis=alt.Axis(format=fmt)), x2="ci_high:Q", y=y, tooltip=tips)
+    points = alt.Chart(data).mark_point(filled=True, size=70).encode(x="lift:Q", y=y, tooltip=[
+        alt.Tooltip(f"{label}:N", title=title_of[label]), *tips])
+    return _finish(alt.layer(zero, bars, points), lang=lang, title=title, height=max(60, 28 * len(rows)))
 
 
 # --- uplift ------------------------------------------------------------------------------------------
@@ -592,3 +655,32 @@ def auuc(curves: pl.DataFrame) -> dict[str, float]:
     total = float(curves["persons"].max())
     return {"auuc": area["uplift"] / total, "auuc_random": area["random_uplift"] / total,
             "qini_coefficient": (area["qini"] - area["random_qini"]) / total}
+
+
+def evaluate_uplift(results: Any, *, arm_col: str = "arm", control: str, treatment: str, outcome: str,
+                    feature_cols: list[str], test_share: float = 0.4, seed: int = 0,
+                    methods: tuple[str, ...] = ("two_model", "class_transformation")) -> dict[str, pl.DataFrame]:
+    """Fit uplift models on a random split of one treatment arm and the control; score the held-out part.
+
+    Returns ``curves`` (Qini and uplift curves per method, long), ``areas`` (AUUC and Qini coefficient per
+    method, with the random baseline) and ``scores`` (the held-out rows with one ``score_<method>`` each).
+    Missing feature values are filled with −1 (the trees split them off).
+    """
+    frame = _frame(results, [arm_col, outcome, *feature_cols], "results")
+    if not 0 < test_share < 1:
+        raise InputError(f"test_share must lie in (0, 1), got {test_share}")
+    data = frame.filter(pl.col(arm_col).is_in([control, treatment]))
+    X = data.select(pl.col(feature_cols).cast(pl.Float64)).fill_null(-1).fill_nan(-1).to_numpy()
+    t = (data[arm_col] == treatment).cast(pl.Int8).to_numpy()
+    y = data[outcome].cast(pl.Float64).to_numpy()
+    held = np.random.default_rng(seed).random(len(data)) < test_share
+    if min(t[~held].sum(), (1 - t[~held]).sum(), t[held].sum(), (1 - t[held]).sum()) < 10:
+        raise InputError(f"too few persons in {treatment!r} or {control!r} to fit and test an uplift model")
+    scores, curves, areas = data.filter(pl.Series(held)), [], []
+    for method in methods:
+        score = UpliftModel(method, random_state=seed).fit(X[~held], t[~held], y[~held]).predict(X[held])
+        scores = scores.with_columns(pl.Series(f"score_{method}", score))
+        curve = uplift_curves(score, t[held], y[held])
+        curves.append(curve.with_columns(method=pl.lit(method)))
+        areas.append({"method": method, **auuc(curve)})
+    return {"curves": pl.concat(curves), "areas": pl.DataFrame(areas), "scores": scores}

@@ -95,7 +95,7 @@ def test_srm_check_matches_scipy_and_flags_a_broken_split():
 def test_segment_effects_use_benjamini_hochberg_and_suppress_small_cells():
     df = three_arms()
     out = campaign.segment_effects(df, control="control", outcomes=["converted"], segment_cols=["segment"])
-    tiny = out.filter(pl.col("value") == "tiny")
+    tiny = out.filter(pl.col("segment_value") == "tiny")
     assert tiny["suppressed"].all() and tiny["lift"].is_null().all() and tiny["q_value"].is_null().all()
     tested = out.filter(~pl.col("suppressed"))
     assert tested.height == 6
@@ -211,3 +211,31 @@ def test_uplift_curves_by_hand():
     assert cur["uplift"].to_list() == pytest.approx([0.0, 0.0, 0.0, (0.5 - 1) * 3, 0.0])
     with pytest.raises(InputError, match="treatment must hold both"):
         campaign.UpliftModel().fit(np.zeros((4, 1)), [1, 1, 1, 1], [0, 1, 0, 1])
+
+
+def test_read_results_checks_and_casts_columns(tmp_path):
+    path = tmp_path / "results.csv"
+    path.write_text("group,bought,sales,tier\nholdout,false,0,a\nsms,TRUE,12.5,b\nsms,1,3,a\n")
+    out = campaign.read_results(path, arm_col="group", outcomes=["bought", "sales"], segment_cols=["tier"])
+    assert out["bought"].to_list() == [0.0, 1.0, 1.0] and out["sales"].dtype == pl.Float64
+    with pytest.raises(InputError, match=r"results.csv: missing columns \['revenue'\]"):
+        campaign.read_results(path, arm_col="group", outcomes=["bought", "revenue"])
+    path.write_text("group,bought\nholdout,0\nsms,yes\n")
+    with pytest.raises(InputError, match=r"results.csv, column 'bought', row 3: expected numbers, got 'yes'"):
+        campaign.read_results(path, arm_col="group", outcomes=["bought"])
+    with pytest.raises(InputError, match="results file not found"):
+        campaign.read_results(tmp_path / "nope.csv", arm_col="group", outcomes=["bought"])
+
+
+def test_the_committed_example_results_review_finds_its_planted_effect():
+    res = campaign.read_results(ROOT / "data/campaign_results_example.csv", arm_col="group",
+                                outcomes=["purchased", "sales"], segment_cols=["tier"], cost_col="contact_cost",
+                                covariate_cols=["visits_90d"])
+    rev = campaign.review(res, arm_col="group", control="holdout", outcomes=["purchased", "sales"],
+                          segment_cols=["tier"], cost_col="contact_cost", n_boot=200)
+    sms = rev.effects.filter((pl.col("arm") == "sms") & (pl.col("outcome") == "purchased")).row(0, named=True)
+    assert sms["ci_low"] < 0.08 < sms["ci_high"] and rev.roi.height == 2
+    out = campaign.evaluate_uplift(res, arm_col="group", control="holdout", treatment="sms", outcome="purchased",
+                                   feature_cols=["visits_90d"], seed=1)
+    assert set(out["areas"]["method"]) == {"two_model", "class_transformation"}
+    assert out["scores"].height + 0 < res.height and "score_two_model" in out["scores"].columns
