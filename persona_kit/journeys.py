@@ -263,9 +263,10 @@ def time_to_convert(events: Any, *, target: str = "buy", start: str | None = Non
                     person_col: str = "person_id", ts_col: str = "event_ts",
                     type_col: str = "event_type") -> Any:
     """Per person: the hours from their first ``start`` event (default: first event of any type) to
-    the first ``target`` event strictly after it (null if there is none).
+    the first ``target`` event from then on (null if there is none; 0 if the first event is the target).
 
-    With ``start == target`` this is the time from the first to the second purchase.
+    With ``start == target`` the target must come strictly later: the time from the first to the
+    second purchase.
 
     Examples
     --------
@@ -278,7 +279,8 @@ def time_to_convert(events: Any, *, target: str = "buy", start: str | None = Non
     lf, kind = _lazy(events, [person_col, ts_col, type_col], "events")
     begin = pl.col(ts_col) if start is None else pl.when(pl.col(type_col) == start).then(pl.col(ts_col))
     lf = lf.with_columns(_start=begin.min().over(person_col)).filter(pl.col("_start").is_not_null())
-    done = pl.col(ts_col).filter((pl.col(type_col) == target) & (pl.col(ts_col) > pl.col("_start"))).min()
+    after = pl.col(ts_col) > pl.col("_start") if start == target else pl.col(ts_col) >= pl.col("_start")
+    done = pl.col(ts_col).filter((pl.col(type_col) == target) & after).min()
     out = (lf.group_by(person_col).agg(pl.col("_start").first().alias("start_ts"), done.alias("convert_ts"))
            .with_columns(hours=(pl.col("convert_ts") - pl.col("start_ts")).dt.total_seconds() / 3600.0)
            .sort(person_col))

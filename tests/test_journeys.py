@@ -102,6 +102,8 @@ def test_time_to_convert_and_second_purchase():
     out = jr.time_to_convert(_pv_log(), start="pv", target="buy")
     assert dict(out.select("person_id", "hours").rows()) == {"a": pytest.approx(3 / 60), "b": 24.0,
                                                             "c": 8 * 24.0, "d": None}
+    first_is_buy = pl.DataFrame({"person_id": ["z", "z"], "event_type": ["buy", "buy"], "event_ts": [_ts(1), _ts(2)]})
+    assert jr.time_to_convert(first_is_buy)["hours"].to_list() == [0.0]
     buys = pl.DataFrame({"person_id": ["x", "x", "x", "y"], "event_type": ["buy"] * 4,
                          "event_ts": [_ts(1), _ts(4), _ts(9), _ts(2)]})
     again = jr.time_to_convert(buys, start="buy", target="buy")
@@ -323,3 +325,31 @@ def test_chart_flow_draws_nodes_as_tall_as_their_flow():
     assert {round((p["y2"] - p["y"]) / unit, 6) for p in first} == {2}
     with pytest.raises(InputError, match="no links with a positive value"):
         charts.chart_flow(links.head(0))
+
+
+def test_attribution_chain_takes_pandas_and_lazy_frames_and_gives_the_same_credit():
+    touches = pl.DataFrame({"person_id": ["p1", "p1", "p2"], "touch_ts": [_ts(1), _ts(2), _ts(3)],
+                            "channel": ["A", "B", "A"], "campaign": [None, None, None]})
+    conv = pl.DataFrame({"person_id": ["p1"], "conversion_ts": [_ts(4)], "revenue": [10.0]})
+    eager = jr.attribute(jr.build_journeys(touches, conv), model="linear")
+    pandas = jr.build_journeys(touches.to_pandas(), conv.to_pandas())
+    assert type(pandas).__module__.startswith("pandas")
+    assert pl.from_pandas(jr.attribute(pandas, model="linear")).equals(eager)
+    lazy = jr.build_journeys(touches.lazy(), conv.lazy())
+    assert isinstance(lazy, pl.LazyFrame)
+    assert jr.attribute(lazy, model="linear").equals(eager)
+    assert jr.markov_removal(pandas)["removal_effect"].tolist() == pytest.approx([1.0, 1.0])
+
+
+def test_channel_paths_per_person_and_touches_from_events():
+    ev = pl.DataFrame({"person_id": ["a", "a", "a", "b", "b"],
+                       "event_ts": [_ts(1), _ts(2), _ts(3), _ts(1), _ts(2)],
+                       "event_type": ["view", "view", "buy", "view", "view"],
+                       "channel": ["douyin", "xiaohongshu", "xiaohongshu", "douyin", "douyin"]})
+    out = jr.top_paths(ev, by="channel", unit="person", steps=3)
+    # a: douyin → xiaohongshu before buying (its buy session's own channel comes at the buy itself);
+    # b: douyin, douyin collapsed to one step
+    assert out.select("path", "persons", "purchases").rows() == [("douyin → xiaohongshu", 1, 1), ("douyin", 1, 0)]
+    touches = jr.touches_from_events(ev)
+    assert touches["channel"].to_list() == ["douyin", "xiaohongshu", "xiaohongshu", "douyin", "douyin"]
+    assert jr.translate_path(out, prefix="jr.channel", lang="en")["path"][0] == "Douyin → Xiaohongshu"
