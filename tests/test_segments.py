@@ -240,14 +240,14 @@ def sample_tables():
                            salt="synthetic-sample-salt-not-a-secret")
     out = identity.pseudonymize_tables(tables, result, salt="synthetic-sample-salt-not-a-secret")
     persons = result.record_map.select("person_id").unique()
-    return out, persons
+    return out, persons, result.keys  # keys: raw source ids → person_id, in memory only (for the truth)
 
 
 @pytest.mark.slow
 def test_segment_table_on_the_sample_has_one_row_per_person(sample_tables):
     from persona_kit import clean
 
-    tables, persons = sample_tables
+    tables, persons, _ = sample_tables
     kept = clean.netted_purchases(tables["orders"].rename({"source_key": "source_customer_id"}))
     seg = segments.segment_table(persons, tables["orders"], tables["events"], None, tables["customers"],
                                  as_of="2026-06-30")
