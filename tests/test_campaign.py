@@ -178,6 +178,9 @@ def test_sample_outcomes_match_the_planted_potential_outcomes():
     planted = pl.coalesce([pl.when(pl.col("arm") == a).then(pl.col(f"converted_if_{a}"))
                            for a in ("control", "coupon", "reminder")])
     assert res.select((pl.col("converted") == planted).all()).item()
+    revenue = pl.coalesce([pl.when(pl.col("arm") == a).then(pl.col(f"revenue_if_{a}"))
+                           for a in ("control", "coupon", "reminder")])
+    assert res.select((pl.col("revenue") - revenue).abs().max()).item() < 1e-6
     rev = campaign.review(res, control="control", outcomes=["converted"], n_boot=0)
     lifts = dict(rev.effects.select("arm", "lift").iter_rows())
     assert lifts["coupon"] == pytest.approx(0.21, abs=0.001) and lifts["reminder"] == pytest.approx(0.0692, abs=0.001)
