@@ -38,7 +38,7 @@ from persona_kit.features import observation_end, rows_as_of
 from persona_kit.frames import collect_like, lazy_input
 
 __all__ = ["RFM_SEGMENTS", "RFM_GRID", "RFM_CLASSES", "LIFECYCLE_STAGES", "AIPL_STAGES", "AIPL_EVENTS",
-           "SEGMENT_SCHEMES", "rfm_table", "rfm_scores", "rfm_segments", "lifecycle_stages", "aipl_stages",
+           "SEGMENT_SCHEMES", "SCHEME_LABELS", "rfm_table", "rfm_scores", "rfm_segments", "lifecycle_stages", "aipl_stages",
            "stage_flow", "segment_table"]
 
 RFM_SEGMENTS = ("champions", "loyal", "potential_loyalist", "new", "promising", "need_attention",
@@ -70,8 +70,9 @@ AIPL_EVENTS = {"awareness": ("exposure", "view", "pv", "click"), "interest": ("f
 """Default event types per AIPL stage; ``pv`` is the page view of raw public behaviour logs."""
 SEGMENT_SCHEMES = ("rfm_segment", "rfm_class", "lifecycle_stage", "aipl_stage")
 """Segment columns of :func:`segment_table`; their labels are ``segment.<scheme>.<code>``."""
-_LABEL_PREFIX = {"rfm_segment": "segment.rfm", "rfm_class": "segment.class", "lifecycle_stage": "segment.lifecycle",
+SCHEME_LABELS = {"rfm_segment": "segment.rfm", "rfm_class": "segment.class", "lifecycle_stage": "segment.lifecycle",
                  "aipl_stage": "segment.aipl"}
+"""Label prefix of each scheme's codes: the zh / en name of ``champions`` is ``segment.rfm.champions``."""
 
 
 def _whole_days(name: str, value: Any) -> int:
