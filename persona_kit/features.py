@@ -43,10 +43,11 @@ from typing import Any
 
 import narwhals as nw
 
-from persona_kit.errors import InputError, check_columns
+from persona_kit.errors import InputError
+from persona_kit.frames import collect_like, lazy_input
 
 __all__ = ["FEATURE_COLUMNS", "DEFAULT_WINDOWS", "feature_columns", "build_features", "event_features",
-           "order_features", "review_features", "demographics", "observation_end", "lazy_input", "rows_as_of"]
+           "order_features", "review_features", "demographics", "observation_end", "rows_as_of"]
 
 DEFAULT_WINDOWS = (7, 30, 90, 365)
 
@@ -144,29 +145,6 @@ def _windows(windows: Sequence[int]) -> tuple[int, ...]:
     return tuple(sorted(set(windows)))
 
 
-def lazy_input(frame: Any, required: Sequence[str], where: str) -> tuple[nw.LazyFrame, bool]:
-    """``frame`` (pandas, polars, or any lazy frame narwhals knows) as a narwhals LazyFrame with the
-    ``required`` columns, and whether the caller gave an eager frame (so the result goes back eager).
-
-    >>> import polars as pl
-    >>> lf, eager = lazy_input(pl.DataFrame({"person_id": ["a"]}), ["person_id"], "orders")
-    >>> type(lf).__name__, eager
-    ('LazyFrame', True)
-    """
-    try:
-        native = nw.from_native(frame)
-    except TypeError as err:
-        raise InputError(f"{where}: expected a pandas or polars DataFrame, got {type(frame).__name__}") from err
-    columns = native.columns if isinstance(native, nw.DataFrame) else native.collect_schema().names()
-    check_columns(columns, required, where=where)
-    eager = isinstance(native, nw.DataFrame)
-    return (native.lazy() if eager else native), eager
-
-
-def _back(lf: nw.LazyFrame, eager: bool) -> Any:
-    return (lf.collect() if eager else lf).to_native()
-
-
 def rows_as_of(lf: nw.LazyFrame, ts_col: str, end: dt.datetime) -> nw.LazyFrame:
     """Rows before ``end`` (:func:`observation_end`) with ``_ts`` (local wall-clock time), ``_day`` and
     ``_a`` = days from the row's day to ``end`` (1 = the as_of day, so a ``w``-day window is ``_a <= w``).
@@ -182,9 +160,20 @@ def rows_as_of(lf: nw.LazyFrame, ts_col: str, end: dt.datetime) -> nw.LazyFrame:
         ts = ts.dt.replace_time_zone(None)
     elif not isinstance(dtype, nw.Datetime):
         ts = ts.cast(nw.Datetime("us"))
-    lf = lf.with_columns(ts.alias("_ts")).filter(nw.col("_ts") < end)
-    return lf.with_columns(_day=nw.col("_ts").dt.truncate("1d")).with_columns(
-        _a=(nw.lit(end) - nw.col("_day")).dt.total_minutes() // 1440)
+    # compare calendar days, not against a datetime literal: on Spark a naive literal is read in the Python
+    # process's time zone while the column's wall-clock fields are read in the session time zone
+    lf = lf.with_columns(ts.alias("_ts")).with_columns(_a=_day_number(end) - _day_number(nw.col("_ts")))
+    return lf.filter(nw.col("_a") >= 1).with_columns(_day=nw.col("_ts").dt.truncate("1d"))
+
+
+def _day_number(value: dt.datetime | nw.Expr) -> int | nw.Expr:
+    """Days since 1970-01-01 of a datetime, from its year and day of year only: duration arithmetic
+    (``dt.total_minutes``) is not available on every backend narwhals drives (pyspark), this is."""
+    if isinstance(value, dt.datetime):
+        return (value.date() - dt.date(1970, 1, 1)).days
+    y = value.dt.year().cast(nw.Int64)
+    leap_days = (y - 1969) // 4 - (y - 1901) // 100 + (y - 1601) // 400  # leap years in 1970 … y-1
+    return 365 * (y - 1970) + leap_days + value.dt.ordinal_day().cast(nw.Int64) - 1
 
 
 def _in(w: int, value: Any = 1) -> nw.Expr:
@@ -277,8 +266,10 @@ def event_features(events: Any, *, as_of: Any, windows: Sequence[int] = DEFAULT_
                 .with_columns(**{f"_sessions_{w}": _in(w) for w in windows},
                               **{f"_bounces_{w}": _in(w, (nw.col("_n") == 1).cast(nw.Int64)) for w in windows})
                 .group_by(p).agg(*(nw.col(f"_{k}_{w}").sum() for k in ("sessions", "bounces") for w in windows)))
+    # ISO weekday from the day number (1970-01-01 was a Thursday, 4): narwhals' dt.weekday() on pyspark
+    # gives Sunday as 0 instead of 7
     recent = lf.filter(nw.col("_a") <= windows[-1]).with_columns(
-        _hour=nw.col("_ts").dt.hour().cast(nw.Int64), _weekday=nw.col("_ts").dt.weekday().cast(nw.Int64))
+        _hour=nw.col("_ts").dt.hour().cast(nw.Int64), _weekday=(_day_number(nw.col("_ts")) + 3) % 7 + 1)
     out = _join_all(base, [days, sessions, _top(recent, p, "_hour", None, "peak_hour"),
                            _top(recent, p, "_weekday", None, "peak_weekday")], p)
     out = out.with_columns(*(nw.col(f"_sessions_{w}").fill_null(0) for w in windows),
@@ -290,7 +281,7 @@ def event_features(events: Any, *, as_of: Any, windows: Sequence[int] = DEFAULT_
     cols += [_ratio(f"_bounces_{w}", f"_sessions_{w}").alias(f"bounce_rate_{w}d") for w in windows]
     cols += [nw.col(f"_active_days_{w}").alias(f"active_days_{w}d") for w in windows]
     cols += [(nw.col("_last") - 1).alias("days_since_last_active"), nw.col("peak_hour"), nw.col("peak_weekday")]
-    return _back(out.select(*cols).sort(p), eager)
+    return collect_like(out.select(*cols).sort(p), eager)
 
 
 def order_features(purchases: Any, *, as_of: Any, windows: Sequence[int] = DEFAULT_WINDOWS,
@@ -390,7 +381,7 @@ def order_features(purchases: Any, *, as_of: Any, windows: Sequence[int] = DEFAU
              .alias("purchase_interval_days"),
              nw.col("top_category"), *([nw.col("top_brand")] if has_brand else []),
              band.alias("price_band"), nw.col("preferred_channel")]
-    return _back(out.select(*cols).sort(p), eager)
+    return collect_like(out.select(*cols).sort(p), eager)
 
 
 def review_features(reviews: Any, *, as_of: Any, windows: Sequence[int] = DEFAULT_WINDOWS,
@@ -441,7 +432,7 @@ def review_features(reviews: Any, *, as_of: Any, windows: Sequence[int] = DEFAUL
     cols += [nw.col(f"_reviews_{w}").alias(f"reviews_{w}d") for w in windows]
     cols += [_ratio(f"_{m}_{w}", f"_{m}_n_{w}").alias(f"avg_{m}_{w}d") for m in ("rating", "sentiment")
              for w in windows]
-    return _back(out.select(*cols).sort(person_col), eager)
+    return collect_like(out.select(*cols).sort(person_col), eager)
 
 
 _DEMOGRAPHICS = ("gender", "city", "province", "member_level")
@@ -508,32 +499,30 @@ def demographics(customers: Any, *, as_of: Any, person_col: str = "person_id",
              for c in columns]
     cols += [age, nw.when(nw.col("_no") > 0).then(nw.lit(False)).when(nw.col("_yes") > 0).then(nw.lit(True))
              .alias(consent_col)]
-    return _back(out.select(*cols).sort(p), eager)
+    return collect_like(out.select(*cols).sort(p), eager)
 
 
 # --- everything ---------------------------------------------------------------------------------------------
 
-def _purchases(orders: Any, products: Any, person_col: str) -> Any:
-    """Netted purchases (what customers kept) of clean / identity orders, with ``brand`` from ``products``."""
+def _purchases(orders: Any, products: Any) -> nw.LazyFrame:
+    """Netted purchases (what customers kept) of clean / identity orders, with ``brand`` from ``products``;
+    lazy, on the orders' own backend."""
     from persona_kit.clean import netted_purchases
 
-    native = nw.from_native(orders)
-    if isinstance(native, nw.LazyFrame):
-        native = native.collect()
-    was_pandas = native.implementation.is_pandas_like()
-    kept = native.to_polars()
-    renamed = "source_customer_id" not in kept.columns and "source_key" in kept.columns
+    lf, _ = lazy_input(orders, [], "orders")
+    renamed = "source_customer_id" not in lf.collect_schema().names() and "source_key" in lf.collect_schema().names()
     if renamed:
-        kept = kept.rename({"source_key": "source_customer_id"})
-    kept = netted_purchases(kept)
+        lf = lf.rename({"source_key": "source_customer_id"})
+    kept = nw.from_native(netted_purchases(lf.to_native()))
     if renamed:
         kept = kept.rename({"source_customer_id": "source_key"})
-    if products is not None and "brand" not in kept.columns:
-        prod = nw.from_native(products)
-        prod = (prod.collect() if isinstance(prod, nw.LazyFrame) else prod).to_polars()
-        check_columns(prod.columns, ["product_id", "brand"], where="products")
+    if products is not None and "brand" not in kept.collect_schema().names():
+        prod, _ = lazy_input(products, ["product_id", "brand"], "products")
+        if prod.implementation != kept.implementation:
+            raise InputError(f"products and orders must be the same kind of frame, got {prod.implementation} "
+                             f"and {kept.implementation}")
         kept = kept.join(prod.select("product_id", "brand").unique("product_id"), on="product_id", how="left")
-    return kept.to_pandas() if was_pandas else kept
+    return kept
 
 
 def build_features(events: Any = None, orders: Any = None, reviews: Any = None, customers: Any = None, *,
@@ -558,8 +547,8 @@ def build_features(events: Any = None, orders: Any = None, reviews: Any = None, 
 
     Returns
     -------
-    One row per person seen in any given table, the kind of the first given frame (collected when it is
-    lazy, the orders being netted eagerly). Counts are 0 for a person without rows in a table; averages,
+    One row per person seen in any given table, the kind of the first given frame (a lazy frame — polars,
+    duckdb, pyspark — stays lazy). Counts are 0 for a person without rows in a table; averages,
     rates and dates are null.
 
     Raises
@@ -582,24 +571,21 @@ def build_features(events: Any = None, orders: Any = None, reviews: Any = None, 
         raise InputError("build_features needs at least one of events, orders, reviews, customers")
     day = (observation_end(as_of) - dt.timedelta(days=1)).date()
     windows = _windows(windows)
-    first = nw.from_native(given[0])
-    eager = isinstance(first, nw.DataFrame) or orders is not None
+    eager = isinstance(nw.from_native(given[0]), nw.DataFrame)
     kw = {"as_of": as_of, "person_col": person_col}
     outs = []
     if events is not None:
         outs.append(event_features(events, windows=windows, **kw))
     if orders is not None:
-        outs.append(order_features(_purchases(orders, products, person_col), windows=windows, **kw))
+        outs.append(order_features(_purchases(orders, products), windows=windows, **kw))
     if reviews is not None:
         outs.append(review_features(reviews, windows=windows, **kw))
     if customers is not None:
         outs.append(demographics(customers, **kw))
     lazies = [nw.from_native(o) for o in outs]
     lazies = [f.lazy() if isinstance(f, nw.DataFrame) else f for f in lazies]
-    if not isinstance(first, nw.DataFrame) and orders is not None:
-        lazies = [f.collect().lazy() for f in lazies]
     people = nw.concat([f.select(person_col) for f in lazies]).unique(person_col)
     out = _join_all(people, lazies, person_col)
     counts = [f"{m}_{w}d" for m in _COUNTS for w in windows if f"{m}_{w}d" in out.collect_schema().names()]
     out = out.with_columns(*(nw.col(c).fill_null(0) for c in counts), nw.lit(day).alias("as_of")).sort(person_col)
-    return _back(out, eager)
+    return collect_like(out, eager)

@@ -1,9 +1,11 @@
 """Frames at the API boundary: take pandas or polars (eager or lazy), work in polars, give back the same kind.
 
-Public functions that compute in eager polars call :func:`as_polars` once on their input and pass their
-result through the returned ``back`` function, so a pandas caller gets pandas and a polars caller polars.
-Code that stays lazy (features, interests) uses narwhals directly instead, see
-:func:`persona_kit.features.lazy_input`.
+Two ways, one per kind of code:
+
+- code that computes in eager polars calls :func:`as_polars` once on its input and passes its result
+  through the returned ``back`` function, so a pandas caller gets pandas and a polars caller polars;
+- code written in narwhals that must stay lazy (features, interests, purchases — anything over events or
+  orders, so it also runs on duckdb or pyspark) calls :func:`lazy_input` and ends with :func:`collect_like`.
 
 Examples
 --------
@@ -17,15 +19,15 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import narwhals as nw
 import polars as pl
 
-from persona_kit.errors import InputError
+from persona_kit.errors import InputError, check_columns
 
-__all__ = ["as_polars"]
+__all__ = ["as_polars", "lazy_input", "collect_like"]
 
 
 def as_polars(frame: Any, *, where: str = "frame") -> tuple[pl.DataFrame, Callable[[pl.DataFrame], Any]]:
@@ -57,3 +59,31 @@ def as_polars(frame: Any, *, where: str = "frame") -> tuple[pl.DataFrame, Callab
         result.attrs.update(attrs)
         return result
     return native.to_polars(), back
+
+
+def lazy_input(frame: Any, required: Sequence[str], where: str) -> tuple[nw.LazyFrame, bool]:
+    """``frame`` (pandas, polars, or any lazy frame narwhals knows: duckdb, pyspark …) as a narwhals
+    LazyFrame with the ``required`` columns, and whether the caller gave an eager frame.
+
+    >>> lf, eager = lazy_input(pl.DataFrame({"person_id": ["a"]}), ["person_id"], "orders")
+    >>> type(lf).__name__, eager, type(collect_like(lf, eager)).__name__
+    ('LazyFrame', True, 'DataFrame')
+
+    Raises
+    ------
+    InputError
+        If ``frame`` is not a frame, or lacks a ``required`` column (named, with near names).
+    """
+    try:
+        native = nw.from_native(frame)
+    except TypeError as err:
+        raise InputError(f"{where}: expected a pandas or polars DataFrame, got {type(frame).__name__}") from err
+    columns = native.columns if isinstance(native, nw.DataFrame) else native.collect_schema().names()
+    check_columns(columns, required, where=where)
+    eager = isinstance(native, nw.DataFrame)
+    return (native.lazy() if eager else native), eager
+
+
+def collect_like(lf: nw.LazyFrame, eager: bool) -> Any:
+    """The native result of a :func:`lazy_input` computation: collected if the input was eager."""
+    return (lf.collect() if eager else lf).to_native()

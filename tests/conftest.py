@@ -57,3 +57,29 @@ def frame(request) -> Callable[[dict], object]:
 # notebooks' kernels, started by papermill from this process, see it too.
 os.environ.setdefault("PERSONA_KIT_SALT", "synthetic-sample-salt-not-a-secret")
 # --- end run environment ------------------------------------------------------------------------------------
+
+
+# --- pyspark: one local SparkSession per test process ---------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[object]:
+    """A local SparkSession (pyspark is in the dev extra; it needs a Java runtime on PATH).
+
+    Its session time zone is the sample's (Asia/Shanghai): Spark keeps instants and reads wall-clock
+    fields in the session time zone, which is how a user runs persona-kit on Spark.
+    """
+    import shutil
+
+    pyspark_sql = pytest.importorskip("pyspark.sql")
+    if shutil.which("java") is None:
+        pytest.skip("pyspark needs a Java runtime and `java` is not on PATH")
+    session = (pyspark_sql.SparkSession.builder.master("local[1]").appName("persona-kit-tests")
+               .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "1")
+               .config("spark.sql.session.timeZone", "Asia/Shanghai").getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    try:
+        yield session
+    finally:
+        session.stop()
+# --- end pyspark ----------------------------------------------------------------------------------------

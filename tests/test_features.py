@@ -254,7 +254,7 @@ def test_sample_features_for_every_person_and_planted_personas_differ(sample):
 
 
 def test_a_sql_lazy_backend_gives_the_same_features():
-    """duckdb stands in for pyspark (not installed here): the same narwhals code, a lazy SQL engine."""
+    """duckdb: the same narwhals code on a lazy SQL engine."""
     duckdb = pytest.importorskip("duckdb")
     reviews = pl.DataFrame({"person_id": ["a"], "rating": [5], "sentiment": [0.9], "review_ts": [D(2024, 6, 29)]})
     cases = [(features.event_features, pl.DataFrame(EVENTS)), (features.order_features, pl.DataFrame(ORDERS)),
@@ -263,6 +263,49 @@ def test_a_sql_lazy_backend_gives_the_same_features():
         expected = fn(df, as_of=AS_OF)
         got = fn(duckdb.from_arrow(df.to_arrow()), as_of=AS_OF).pl()
         assert got.select(expected.columns).cast(expected.schema, strict=False).equals(expected), fn.__name__
+
+
+def _from_spark(frame, like: pl.DataFrame) -> pl.DataFrame:
+    return pl.from_pandas(frame.toPandas()).select(like.columns).cast(like.schema, strict=False).sort("person_id")
+
+
+def _assert_same(got: pl.DataFrame, expected: pl.DataFrame) -> None:
+    """Equal, except that floats may differ in the last bit: polars divides a column by a constant by
+    multiplying with its reciprocal (1488.0500000000002), Spark divides (1488.05)."""
+    floats = [c for c, t in expected.schema.items() if t.is_float()]
+    assert got.drop(floats).equals(expected.drop(floats))
+    for c in floats:
+        both = got.select(pl.col(c).alias("g")).with_columns(e=expected[c])
+        assert both.select((pl.col("g").is_null() == pl.col("e").is_null()).all()).item(), c
+        assert both.select(((pl.col("g") - pl.col("e")).abs() <= 1e-12 * pl.col("e").abs().clip(1)).all()).item(), c
+
+
+def test_pyspark_gives_the_same_features_and_stays_spark(spark):
+    reviews = pl.DataFrame({"person_id": ["a"], "rating": [5], "sentiment": [0.9], "review_ts": [D(2024, 6, 29)]})
+    cases = [(features.event_features, pl.DataFrame(EVENTS)), (features.order_features, pl.DataFrame(ORDERS)),
+             (features.review_features, reviews), (features.demographics, pl.DataFrame(CUSTOMERS))]
+    for fn, df in cases:
+        expected = fn(df, as_of=AS_OF).sort("person_id")
+        got = fn(spark.createDataFrame(df.to_pandas()), as_of=AS_OF)
+        assert type(got).__name__ == "DataFrame" and hasattr(got, "toPandas"), fn.__name__  # a Spark frame
+        _assert_same(_from_spark(got, expected), expected)
+
+
+def test_pyspark_and_polars_agree_on_the_sample(sample, spark):
+    """300 persons of the sample, every table, time-zone-aware timestamps, netting and brands included."""
+    tables, _, _ = sample
+    persons = tables["customers"]["person_id"].unique().sort().head(300).implode()
+    small = {name: tables[name].filter(pl.col("person_id").is_in(persons))
+             for name in ("events", "orders", "reviews", "customers")}
+    small["reviews"] = small["reviews"].with_columns(sentiment=(pl.col("rating") - 1) / 4)
+    small["products"] = tables["products"]
+    expected = features.build_features(small["events"], small["orders"], small["reviews"], small["customers"],
+                                       as_of="2026-06-30", products=small["products"])
+    on_spark = {name: spark.createDataFrame(frame.to_pandas()) for name, frame in small.items()}
+    got = features.build_features(on_spark["events"], on_spark["orders"], on_spark["reviews"],
+                                  on_spark["customers"], as_of="2026-06-30", products=on_spark["products"])
+    assert expected.height == 300 and expected["orders_365d"].sum() > 0 and expected["views_365d"].sum() > 0
+    _assert_same(_from_spark(got, expected), expected)
 
 
 def test_order_features_without_category_discount_or_channel_are_null_not_zero():

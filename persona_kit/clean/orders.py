@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import narwhals as nw
 import polars as pl
 
 from persona_kit.clean.standardize import _I
 from persona_kit.errors import InputError, check_columns
-from persona_kit.frames import as_polars
+from persona_kit.frames import as_polars, collect_like, lazy_input
 
 __all__ = ["NON_PRODUCT_CODES", "NON_PRODUCT_REASONS", "REVERSAL_STATUSES", "split_non_product",
            "net_cancellations", "flag_outliers", "reference_purchases", "netted_purchases"]
@@ -171,10 +172,13 @@ def reference_purchases(orders: Any) -> Any:
     >>> reference_purchases(o).height
     1
     """
-    polars, back = as_polars(orders)
-    check_columns(polars.columns, ["source_customer_id", "status", "quantity", "unit_price"], where="orders")
-    return back(polars.filter(pl.col("source_customer_id").is_not_null() & (pl.col("status") == "paid")
-                              & (pl.col("quantity") > 0) & (pl.col("unit_price") > 0)))
+    lf, eager = lazy_input(orders, ["source_customer_id", "status", "quantity", "unit_price"], "orders")
+    return collect_like(lf.filter(_is_reference_purchase()), eager)
+
+
+def _is_reference_purchase() -> nw.Expr:
+    return (~nw.col("source_customer_id").is_null() & (nw.col("status") == "paid") & (nw.col("quantity") > 0)
+            & (nw.col("unit_price") > 0))
 
 
 def netted_purchases(orders: Any) -> Any:
@@ -193,11 +197,13 @@ def netted_purchases(orders: Any) -> Any:
     >>> netted_purchases(net_cancellations(o)).select("quantity", "amount").rows()
     [(3.0, 6.0)]
     """
-    polars, back = as_polars(orders)
-    if not {"net_quantity", "net_amount"} <= set(polars.columns):
+    lf, eager = lazy_input(orders, [], "orders")
+    columns = lf.collect_schema().names()
+    if not {"net_quantity", "net_amount"} <= set(columns):
         raise InputError("netted_purchases needs net_quantity and net_amount; run net_cancellations(orders) "
                          "first, or use the orders of clean()")
-    kept = reference_purchases(polars).filter(pl.col("net_quantity") > 0)
-    return back(kept.with_columns(quantity=pl.col("net_quantity"), amount=pl.col("net_amount"))
-                .drop("net_quantity", "net_amount", *(["netted"] if "netted" in kept.columns else [])))
+    check_columns(columns, ["source_customer_id", "status", "quantity", "unit_price"], where="orders")
+    kept = lf.filter(_is_reference_purchase() & (nw.col("net_quantity") > 0))
+    return collect_like(kept.with_columns(quantity=nw.col("net_quantity"), amount=nw.col("net_amount"))
+                        .drop("net_quantity", "net_amount", *(["netted"] if "netted" in columns else [])), eager)
 
