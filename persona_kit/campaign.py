@@ -350,12 +350,13 @@ def _mean_lift(y1: np.ndarray, y0: np.ndarray, alpha: float, n_boot: int, seed: 
 
 
 def lift(results: Any, *, arm_col: str = "arm", control: str, outcomes: list[str], alpha: float = 0.05,
-         n_boot: int = 2000, seed: int = 0) -> Any:
+         n_boot: int = 2000, seed: int = 0, binary: list[str] | None = None) -> Any:
     """Lift of every treatment arm against ``control`` per outcome, with CIs and p-values.
 
     Binary outcomes: absolute lift with Newcombe's hybrid score CI (and the Wald CI), relative lift with the
     Katz log CI, pooled two-proportion z-test. Continuous outcomes: Welch's t CI and p-value, plus percentile
-    bootstrap CIs of the absolute and relative lift (``n_boot`` resamples; 0 skips it).
+    bootstrap CIs of the absolute and relative lift (``n_boot`` resamples; 0 skips it). ``binary`` names the
+    binary outcomes (default: those holding only 0 / 1 or booleans).
 
     >>> df = pl.DataFrame({"arm": ["c"] * 50 + ["t"] * 50, "y": [0] * 40 + [1] * 10 + [0] * 30 + [1] * 20})
     >>> row = lift(df, control="c", outcomes=["y"]).row(0, named=True)
@@ -368,14 +369,14 @@ def lift(results: Any, *, arm_col: str = "arm", control: str, outcomes: list[str
     z = stats.norm.ppf(1 - alpha / 2)
     rows = []
     for outcome in outcomes:
-        binary = _is_binary(frame[outcome])
+        is_rate = outcome in binary if binary is not None else _is_binary(frame[outcome])
         y0 = frame.filter(pl.col(arm_col) == control)[outcome].drop_nulls().cast(pl.Float64).to_numpy()
         for arm in (a for a in arms if a != control):
             y1 = frame.filter(pl.col(arm_col) == arm)[outcome].drop_nulls().cast(pl.Float64).to_numpy()
             if len(y1) < 2 or len(y0) < 2:
                 raise InputError(f"arm {arm!r} or control {control!r} has fewer than 2 values of {outcome!r}",
                                  column=outcome)
-            stat = _binary_lift(y1, y0, z) if binary else _mean_lift(y1, y0, alpha, n_boot, seed)
+            stat = _binary_lift(y1, y0, z) if is_rate else _mean_lift(y1, y0, alpha, n_boot, seed)
             rows.append({"outcome": outcome, "arm": arm, "n_treat": len(y1), "n_control": len(y0), **stat})
     out = pl.DataFrame(rows, infer_schema_length=None)
     return out if isinstance(results, pl.DataFrame) else out.to_pandas()
@@ -387,9 +388,11 @@ def segment_effects(results: Any, *, arm_col: str = "arm", control: str, outcome
     """Lift per segment value, treatment arm and outcome, with Benjamini–Hochberg q-values per segment column.
 
     Cells where the treatment or control group is smaller than ``min_group_size`` are suppressed (no
-    estimate) and left out of the correction. ``significant`` is q < ``alpha``.
+    estimate) and left out of the correction, as are cells without a p-value (e.g. no variance in either
+    group). Whether an outcome is binary is decided on the whole table. ``significant`` is q < ``alpha``.
     """
     frame = _frame(results, [arm_col, *outcomes, *segment_cols], "results")
+    binary = [o for o in outcomes if _is_binary(frame[o])]  # decided on the whole table, not per cell
     parts = []
     for col in segment_cols:
         rows = []
@@ -404,14 +407,14 @@ def segment_effects(results: Any, *, arm_col: str = "arm", control: str, outcome
                     if not row["suppressed"]:
                         sub = cell.filter(pl.col(arm_col).is_in([arm, control]))
                         est = lift(sub, arm_col=arm_col, control=control, outcomes=[outcome], alpha=alpha,
-                                   n_boot=0).row(0, named=True)
+                                   n_boot=0, binary=binary).row(0, named=True)
                         row.update({k: est[k] for k in ("lift", "ci_low", "ci_high", "p_value")})
                     rows.append(row)
         block = pl.DataFrame(rows, infer_schema_length=None)
         for name in ("lift", "ci_low", "ci_high", "p_value"):
             if name not in block.columns:
                 block = block.with_columns(pl.lit(None, dtype=pl.Float64).alias(name))
-        tested = block.filter(pl.col("p_value").is_not_null())
+        tested = block.filter(pl.col("p_value").is_not_null() & pl.col("p_value").is_not_nan())
         q = stats.false_discovery_control(tested["p_value"].to_numpy(), method="bh") if tested.height else []
         keys = ["segment_value", "outcome", "arm"]
         block = block.join(tested.select(keys).with_columns(q_value=pl.Series(q, dtype=pl.Float64)), on=keys,

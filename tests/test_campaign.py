@@ -242,3 +242,19 @@ def test_the_committed_example_results_review_finds_its_planted_effect():
                                    feature_cols=["visits_90d"], seed=1)
     assert set(out["areas"]["method"]) == {"two_model", "class_transformation"}
     assert out["scores"].height + 0 < res.height and "score_two_model" in out["scores"].columns
+
+
+def test_a_cell_of_zero_revenue_is_still_a_mean_not_a_rate():
+    df = three_arms().with_columns(revenue=pl.when(pl.col("segment") == "c").then(0.0).otherwise(pl.col("revenue")))
+    out = campaign.segment_effects(df, control="control", outcomes=["revenue"], segment_cols=["segment"])
+    cell = out.filter(pl.col("segment_value") == "c")
+    # Welch on all-zero groups: no lift and no p-value (a proportion test would say p = 1), kept out of BH
+    assert cell["lift"].to_list() == [0.0, 0.0] and cell["p_value"].is_nan().all() and cell["q_value"].is_null().all()
+    assert campaign.lift(df.filter(pl.col("segment") == "c"), control="control", outcomes=["revenue"],
+                         binary=[], n_boot=0)["method"].to_list() == ["welch", "welch"]
+
+
+def test_review_flags_a_sample_ratio_mismatch():
+    df = pl.DataFrame({"arm": ["control"] * 300 + ["treat"] * 700, "y": [0, 1] * 500})
+    rev = campaign.review(df, control="control", outcomes=["y"], shares={"control": 0.5, "treat": 0.5})
+    assert rev.srm["mismatch"] and rev.srm["p_value"] < 1e-30
