@@ -37,13 +37,16 @@ from persona_kit.errors import InputError, check_columns
 from persona_kit.features import observation_end, rows_as_of
 from persona_kit.frames import collect_like, lazy_input
 
-__all__ = ["RFM_SEGMENTS", "RFM_GRID", "RFM_CLASSES", "LIFECYCLE_STAGES", "AIPL_STAGES", "AIPL_EVENTS",
+__all__ = ["RFM_SEGMENTS", "VALUE_GROUPS", "RFM_GRID", "RFM_CLASSES", "LIFECYCLE_STAGES", "AIPL_STAGES", "AIPL_EVENTS",
            "SEGMENT_SCHEMES", "SCHEME_LABELS", "rfm_table", "rfm_scores", "rfm_segments", "lifecycle_stages", "aipl_stages",
            "stage_flow", "segment_table"]
 
 RFM_SEGMENTS = ("champions", "loyal", "potential_loyalist", "new", "promising", "need_attention",
                 "about_to_sleep", "at_risk", "cant_lose_them", "hibernating", "lost")
 """The 11 RFM segment codes, best first."""
+VALUE_GROUPS = {"high_value": ("champions", "loyal"), "potential": ("potential_loyalist", "promising", "new"),
+                "churn_risk": ("at_risk", "cant_lose_them", "about_to_sleep")}
+"""The three groups marketing talks about — 高价值客户 / 潜在客户 / 流失风险客户 — as sets of RFM segments."""
 
 RFM_GRID = {  # r_score -> segment for FM = 1 .. 5
     5: ("new", "potential_loyalist", "loyal", "champions", "champions"),

@@ -47,8 +47,9 @@ class SegmentView:
 
 
 def segment_view(segments: Any, scheme: str, *, tags: Any = None, filters: Mapping[str, Sequence[str]] | None = None,
-                 profile: Sequence[str] | None = None, names: Mapping[str, str] | None = None, lang: str = "zh",
-                 person_col: str = "person_id", min_group_size: int = MIN_GROUP_SIZE) -> SegmentView:
+                 profile: Sequence[str] | None = None, names: Mapping[str, str] | None = None, value: str | None = None,
+                 lang: str = "zh", title: str | None = None, person_col: str = "person_id",
+                 min_group_size: int = MIN_GROUP_SIZE) -> SegmentView:
     """Sizes and profiles of the segments of ``scheme`` among the persons whose tags pass ``filters``.
 
     Parameters
@@ -65,6 +66,10 @@ def segment_view(segments: Any, scheme: str, *, tags: Any = None, filters: Mappi
         Numeric columns of ``segments`` to average per segment (default: R, F, M when present).
     names : mapping, optional
         Segment code → display name (default: the labels ``segment.<scheme>.<code>``).
+    value : str, optional
+        A money column (e.g. ``monetary``): adds ``revenue_share``, each segment's share of its total.
+    title : str, optional
+        Label key of the chart title.
 
     Returns
     -------
@@ -87,18 +92,21 @@ def segment_view(segments: Any, scheme: str, *, tags: Any = None, filters: Mappi
         frame = frame.join(keep.select(person_col), on=person_col, how="semi")
     cols = [c for c in (profile if profile is not None else _PROFILE) if c in frame.columns]
     known = frame.filter(pl.col(scheme).is_not_null())
-    table = (known.group_by(scheme).agg(pl.len().alias("persons"), *(pl.col(c).mean() for c in cols))
+    if value is not None:
+        check_columns(frame.columns, [value], where="segments")
+    money = [(pl.col(value).sum() / known[value].sum()).alias("revenue_share")] if value is not None else []
+    table = (known.group_by(scheme).agg(pl.len().alias("persons"), *(pl.col(c).mean() for c in cols), *money)
              .sort(["persons", scheme], descending=[True, False])
              .with_columns(share=pl.col("persons") / max(frame.height, 1)))
     prefix = SCHEME_LABELS.get(scheme, f"segment.{scheme}")
     display = {str(c): (names or {}).get(str(c)) or label_or(f"{prefix}.{c}", lang, str(c))
                for c in table[scheme].to_list()}
     table = (table.with_columns(segment=pl.col(scheme).cast(pl.String).replace_strict(display))
-             .select("segment", "persons", "share", *cols))
+             .select("segment", "persons", "share", *(["revenue_share"] if money else []), *cols))
     table = suppress_small_groups(table, count_col="persons", min_group_size=min_group_size,
-                                  columns=["persons", "share", *cols])
+                                  columns=[c for c in table.columns if c != "segment"])
     shown = table.filter(~pl.col("suppressed")).drop("suppressed")
-    chart = (charts.chart_bar(shown, x="segment", y="persons", horizontal=True, lang=lang)
+    chart = (charts.chart_bar(shown, x="segment", y="persons", horizontal=True, lang=lang, title=title)
              if shown.height else None)
     return SegmentView(scheme=scheme, persons=frame.height, table=shown, chart=chart)
 

@@ -24,6 +24,9 @@ def test_segment_view_sizes_profile_labels_and_suppression(frame):
     assert view.table["share"].to_list() == [0.5, 0.375]  # of all persons; "new" (3) is suppressed
     spec = view.chart.to_dict()
     assert [r["segment"] for r in spec["data"]["values"]] == ["Champions", "Lost"]
+    money = widgets.segment_view(frame(SEGMENTS), "rfm_segment", value="monetary", profile=[], title="sg.rfm.chart")
+    assert money.table["revenue_share"].to_list() == [2000 / 2165, 150 / 2165]
+    assert money.chart.to_dict()["title"] == "各 RFM 分群人数"
     zh = widgets.segment_view(frame(SEGMENTS), "lifecycle_stage", profile=[], lang="zh")
     assert zh.table.columns == ["segment", "persons", "share"] and zh.table["segment"].to_list() == ["活跃", "流失"]
 
