@@ -47,7 +47,7 @@ from persona_kit.errors import InputError
 from persona_kit.frames import collect_like, lazy_input
 
 __all__ = ["FEATURE_COLUMNS", "DEFAULT_WINDOWS", "feature_columns", "build_features", "event_features",
-           "order_features", "review_features", "demographics", "observation_end", "rows_as_of"]
+           "order_features", "review_features", "demographics", "observation_end", "rows_as_of", "purchases"]
 
 DEFAULT_WINDOWS = (7, 30, 90, 365)
 
@@ -523,6 +523,21 @@ def _purchases(orders: Any, products: Any) -> nw.LazyFrame:
                              f"and {kept.implementation}")
         kept = kept.join(prod.select("product_id", "brand").unique("product_id"), on="product_id", how="left")
     return kept
+
+
+def purchases(orders: Any, products: Any = None) -> Any:
+    """What each person kept: the identity step's order lines netted by
+    :func:`persona_kit.clean.netted_purchases` (``quantity`` / ``amount`` are the netted ones), with
+    ``brand`` joined from ``products`` when given. Same kind of frame as ``orders`` (lazy stays lazy).
+
+    >>> import polars as pl, datetime as dt
+    >>> o = pl.DataFrame({"person_id": "p", "source_key": "k", "product_id": "x", "unit_price": 2.0,
+    ...     "order_ts": dt.datetime(2024, 6, 1), "status": ["paid", "cancelled"], "quantity": [5.0, -2.0],
+    ...     "amount": [10.0, -4.0], "net_quantity": [3.0, 0.0], "net_amount": [6.0, 0.0]})
+    >>> purchases(o).select("source_key", "quantity", "amount").rows()
+    [('k', 3.0, 6.0)]
+    """
+    return collect_like(_purchases(orders, products), isinstance(nw.from_native(orders), nw.DataFrame))
 
 
 def build_features(events: Any = None, orders: Any = None, reviews: Any = None, customers: Any = None, *,
