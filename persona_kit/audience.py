@@ -56,7 +56,7 @@ def _back(frame: pl.DataFrame, was_polars: bool) -> Any:
     return frame if was_polars else frame.to_pandas()
 
 
-def build_universe(features: Any, tags: Any = None, *, extras: Iterable[Any] = ()) -> pl.DataFrame:
+def build_universe(features: Any, tags: Any = None, *, extras: Iterable[Any] = ()) -> Any:
     """One row per person: ``features`` joined on ``person_id`` with wide ``tags`` and ``extras``.
 
     Every person of ``features`` is kept (left joins). A column already present is not replaced by a later
@@ -69,7 +69,7 @@ def build_universe(features: Any, tags: Any = None, *, extras: Iterable[Any] = (
     >>> build_universe(f, t).rows()
     [('a', 10.0, True), ('b', 0.0, False)]
     """
-    universe, _ = _polars(features, "features")
+    universe, was_polars = _polars(features, "features")
     check_columns(universe.columns, [PERSON], where="features")
     universe = universe.unique(PERSON, keep="first", maintain_order=True)
     for i, frame in enumerate(([tags] if tags is not None else []) + list(extras)):
@@ -83,7 +83,7 @@ def build_universe(features: Any, tags: Any = None, *, extras: Iterable[Any] = (
                  and set(other[c].drop_nulls().unique().to_list()) in ({"true", "false"}, {"true"}, {"false"})]
         other = other.with_columns([(pl.col(c) == "true").alias(c) for c in flags])
         universe = universe.join(other, on=PERSON, how="left")
-    return universe
+    return _back(universe, was_polars)
 
 
 def needed_columns(expression: str) -> set[str]:
@@ -154,7 +154,7 @@ def evaluate(universe: Any, audiences: dict[str, str]) -> Any:
     return _back(out, was_polars)
 
 
-def sizes(members: Any, *, consent: Any = None, min_group_size: int = privacy.MIN_GROUP_SIZE) -> pl.DataFrame:
+def sizes(members: Any, *, consent: Any = None, min_group_size: int = privacy.MIN_GROUP_SIZE) -> Any:
     """Persons and share of the universe per audience; ``exportable`` persons with consent (when the
     ``consent`` boolean series, aligned with ``members``, is given); audiences under ``min_group_size`` flagged.
 
@@ -162,7 +162,7 @@ def sizes(members: Any, *, consent: Any = None, min_group_size: int = privacy.MI
     >>> sizes(m, min_group_size=2).rows()
     [('x', 3, 0.75, None, False)]
     """
-    frame, _ = _polars(members, "members")
+    frame, was_polars = _polars(members, "members")
     total = frame.height
     names = [c for c in frame.columns if c != PERSON]
     ok = pl.Series(consent).fill_null(False) if consent is not None else None
@@ -172,8 +172,8 @@ def sizes(members: Any, *, consent: Any = None, min_group_size: int = privacy.MI
         rows.append({"audience": name, "persons": int(hit.sum()), "share": hit.sum() / total if total else 0.0,
                      "exportable": int((hit & ok).sum()) if ok is not None else None,
                      "too_small": bool(hit.sum() < min_group_size)})
-    return pl.DataFrame(rows, schema={"audience": pl.String, "persons": pl.Int64, "share": pl.Float64,
-                                      "exportable": pl.Int64, "too_small": pl.Boolean})
+    return _back(pl.DataFrame(rows, schema={"audience": pl.String, "persons": pl.Int64, "share": pl.Float64,
+                                            "exportable": pl.Int64, "too_small": pl.Boolean}), was_polars)
 
 
 def composition(universe: Any, members: Any, *, audience: str, by: str,
@@ -186,7 +186,7 @@ def composition(universe: Any, members: Any, *, audience: str, by: str,
     >>> composition(u, m, audience="aud", by="city", min_group_size=1).select("city", "persons", "tgi").rows()
     [('x', 2, 200.0), ('y', 1, 50.0)]
     """
-    uni, _ = _polars(universe, "universe")
+    uni, was_polars = _polars(universe, "universe")
     mem, _ = _polars(members, "members")
     check_columns(uni.columns, [PERSON, by], where="universe")
     check_columns(mem.columns, [PERSON, audience], where="members")
@@ -199,17 +199,18 @@ def composition(universe: Any, members: Any, *, audience: str, by: str,
                          universe_share=pl.col("universe_persons") / max(frame.height, 1))
            .with_columns(tgi=(pl.col("share") / pl.col("universe_share") * 100).round(1))
            .select(by, "persons", "share", "universe_share", "tgi").sort("persons", by, descending=[True, False]))
-    return privacy.suppress_small_groups(out, min_group_size=min_group_size, columns=["persons", "share", "tgi"])
+    out = privacy.suppress_small_groups(out, min_group_size=min_group_size, columns=["persons", "share", "tgi"])
+    return _back(out, was_polars)
 
 
-def overlaps(members: Any) -> pl.DataFrame:
+def overlaps(members: Any) -> Any:
     """Pairwise overlap of audiences: persons in both, and the Jaccard index (both / either).
 
     >>> m = pl.DataFrame({"person_id": list("abc"), "x": [True, True, False], "y": [False, True, True]})
     >>> overlaps(m).filter(pl.col("audience") == "x").rows()
     [('x', 'x', 2, 1.0), ('x', 'y', 1, 0.3333333333333333)]
     """
-    frame, _ = _polars(members, "members")
+    frame, was_polars = _polars(members, "members")
     names = [c for c in frame.columns if c != PERSON]
     rows = []
     for a in names:
@@ -217,10 +218,10 @@ def overlaps(members: Any) -> pl.DataFrame:
             both = int((frame[a] & frame[b]).sum())
             either = int((frame[a] | frame[b]).sum())
             rows.append({"audience": a, "other": b, "persons": both, "jaccard": both / either if either else 0.0})
-    return pl.DataFrame(rows)
+    return _back(pl.DataFrame(rows), was_polars)
 
 
-def intersections(members: Any, *, min_group_size: int = privacy.MIN_GROUP_SIZE, top: int = 15) -> pl.DataFrame:
+def intersections(members: Any, *, min_group_size: int = privacy.MIN_GROUP_SIZE, top: int = 15) -> Any:
     """Exclusive intersections (UpSet): persons in exactly each combination of audiences, largest first.
 
     Combinations under ``min_group_size`` persons are not shown (privacy), nor persons in no audience;
@@ -230,21 +231,22 @@ def intersections(members: Any, *, min_group_size: int = privacy.MIN_GROUP_SIZE,
     >>> intersections(m, min_group_size=1).rows()
     [('x & y', 2, 2), ('x', 1, 1)]
     """
-    frame, _ = _polars(members, "members")
+    frame, was_polars = _polars(members, "members")
     names = [c for c in frame.columns if c != PERSON]
     combo = pl.concat_str([pl.when(pl.col(n)).then(pl.lit(n)) for n in names], separator=" & ", ignore_nulls=True)
     counts = (frame.select(combo.alias("combination"), pl.sum_horizontal(names).alias("degree"))
               .filter(pl.col("degree") > 0).group_by("combination", "degree").agg(persons=pl.len())
               .filter(pl.col("persons") >= min_group_size)
               .sort(["persons", "combination"], descending=[True, False]).head(top))
-    return counts.select("combination", "persons", pl.col("degree").cast(pl.Int64))
+    return _back(counts.select("combination", "persons", pl.col("degree").cast(pl.Int64)), was_polars)
 
 
-def chart_upset(inter: pl.DataFrame, audiences: list[str], *, lang: str = "zh", title: str | None = None) -> Any:
+def chart_upset(inter: Any, audiences: list[str], *, lang: str = "zh", title: str | None = None) -> Any:
     """An UpSet chart of :func:`intersections`: bars of persons per combination above a dot matrix."""
     from persona_kit.charts import FONT, PALETTE
     from persona_kit.i18n import label_or, t
 
+    inter, _ = _polars(inter, "intersections")
     order = inter["combination"].to_list()
     dots = [{"combination": c, "audience": a, "member": a in c.split(" & ")} for c in order for a in audiences]
     bars = (alt.Chart(alt.Data(values=inter.to_dicts())).mark_bar(color=PALETTE[0]).encode(
@@ -347,6 +349,10 @@ def trigger_panel(events: Any = None, orders: Any = None, *, start: Any, end: An
     ...     "max_category_views_7d").rows()
     [(3, 3)]
     """
+    given = [f for f in (events, orders) if f is not None]
+    if not given:
+        raise InputError("trigger_panel needs events or orders")
+    was_polars = _polars(given[0], "events" if events is not None else "orders")[1]
     first, last = (dt.date.fromisoformat(str(d)) for d in (start, end))
     if last < first:
         raise InputError(f"the backtest ends ({last}) before it starts ({first})")
@@ -379,8 +385,6 @@ def trigger_panel(events: Any = None, orders: Any = None, *, start: Any, end: An
         for w in windows:
             parts.append(_window_sums(order_days, [PERSON], ["orders"], w).filter(horizon)
                          .rename({"orders": f"orders_{w}d"}))
-    if not persons:
-        raise InputError("trigger_panel needs events or orders")
     days = pl.LazyFrame({"day": pl.date_range(first, last, eager=True)})
     grid = pl.concat(persons).unique().join(days, how="cross")
     for part in parts:
@@ -394,11 +398,11 @@ def trigger_panel(events: Any = None, orders: Any = None, *, start: Any, end: An
                 .with_columns(orders_total=pl.col("orders_total").fill_null(0).cast(pl.Int64),
                               days_since_order=(pl.col("day") - pl.col("last_order")).dt.total_days())
                 .drop("last_order"))
-    return grid.sort(PERSON, "day").collect()
+    return _back(grid.sort(PERSON, "day").collect(), was_polars)
 
 
-def backtest_triggers(panel: pl.DataFrame, rules: dict[str, str], *, orders: Any = None, cap_days: int = 7,
-                      horizon_days: int = 7) -> dict[str, pl.DataFrame]:
+def backtest_triggers(panel: Any, rules: dict[str, str], *, orders: Any = None, cap_days: int = 7,
+                      horizon_days: int = 7) -> dict[str, Any]:
     """Replay trigger rules day by day over a :func:`trigger_panel`.
 
     A rule *fires* for a person on the day its condition becomes true (true that day, not the day before);
@@ -415,6 +419,7 @@ def backtest_triggers(panel: pl.DataFrame, rules: dict[str, str], *, orders: Any
     by both rules of a pair).
     """
     _check_names(rules)
+    panel, was_polars = _polars(panel, "panel")
     check_columns(panel.columns, [PERSON, "day"], where="panel")
     if not isinstance(cap_days, int) or cap_days < 0:
         raise InputError(f"cap_days must be a whole number of days ≥ 0, got {cap_days!r}")
@@ -453,4 +458,5 @@ def backtest_triggers(panel: pl.DataFrame, rules: dict[str, str], *, orders: Any
     overlap = pl.DataFrame([{"rule": a, "other": b, "persons": len(who[a] & who[b]),
                              "jaccard": len(who[a] & who[b]) / len(who[a] | who[b]) if who[a] | who[b] else 0.0}
                             for a in rules for b in rules])
-    return {"fires": fires, "daily": daily, "summary": summary, "overlap": overlap}
+    out = {"fires": fires, "daily": daily, "summary": summary, "overlap": overlap}
+    return {name: _back(frame, was_polars) for name, frame in out.items()}

@@ -665,7 +665,7 @@ def auuc(curves: pl.DataFrame) -> dict[str, float]:
 
 def evaluate_uplift(results: Any, *, arm_col: str = "arm", control: str, treatment: str, outcome: str,
                     feature_cols: list[str], test_share: float = 0.4, seed: int = 0,
-                    methods: tuple[str, ...] = ("two_model", "class_transformation")) -> dict[str, pl.DataFrame]:
+                    methods: tuple[str, ...] = ("two_model", "class_transformation")) -> dict[str, Any]:
     """Fit uplift models on a random split of one treatment arm and the control; score the held-out part.
 
     Returns ``curves`` (Qini and uplift curves per method, long), ``areas`` (AUUC and Qini coefficient per
@@ -689,4 +689,5 @@ def evaluate_uplift(results: Any, *, arm_col: str = "arm", control: str, treatme
         curve = uplift_curves(score, t[held], y[held])
         curves.append(curve.with_columns(method=pl.lit(method)))
         areas.append({"method": method, **auuc(curve)})
-    return {"curves": pl.concat(curves), "areas": pl.DataFrame(areas), "scores": scores}
+    out = {"curves": pl.concat(curves), "areas": pl.DataFrame(areas), "scores": scores}
+    return out if isinstance(results, pl.DataFrame) else {k: v.to_pandas() for k, v in out.items()}

@@ -171,3 +171,18 @@ def test_backtest_fires_on_entry_caps_and_follows_conversion():
     assert uncapped["fires"]["sent"].all()
     pair = out["overlap"].filter((pl.col("rule") == "cart") & (pl.col("other") == "lapsed"))
     assert pair["persons"].item() == 1
+
+
+def test_pandas_in_pandas_out():
+    ev, orders = events_and_orders()
+    panel = audience.trigger_panel(ev.to_pandas(), orders.to_pandas(), start="2026-05-31", end="2026-06-10",
+                                   windows=(3,))
+    assert isinstance(panel, pd.DataFrame) and len(panel) == 2 * 11
+    out = audience.backtest_triggers(panel, {"browse": "max_category_views_3d > 2"}, orders=orders.to_pandas())
+    assert all(isinstance(f, pd.DataFrame) for f in out.values()) and len(out["fires"]) == 1
+    u = universe().to_pandas()
+    members = audience.evaluate(u, {"a": "spend_365d > 100", "b": "interest_skincare > 0.5"})
+    for frame in (audience.sizes(members), audience.overlaps(members), audience.intersections(members),
+                  audience.composition(u, members, audience="a", by="rfm_segment"),
+                  audience.build_universe(u, pl.DataFrame({"person_id": ["P001"], "x": [1]}))):
+        assert isinstance(frame, pd.DataFrame)

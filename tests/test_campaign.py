@@ -241,7 +241,11 @@ def test_the_committed_example_results_review_finds_its_planted_effect():
     out = campaign.evaluate_uplift(res, arm_col="group", control="holdout", treatment="sms", outcome="purchased",
                                    feature_cols=["visits_90d"], seed=1)
     assert set(out["areas"]["method"]) == {"two_model", "class_transformation"}
-    assert out["scores"].height + 0 < res.height and "score_two_model" in out["scores"].columns
+    assert out["scores"].height < res.height and "score_two_model" in out["scores"].columns
+    as_pandas = campaign.evaluate_uplift(res.to_pandas(), arm_col="group", control="holdout", treatment="sms",
+                                         outcome="purchased", feature_cols=["visits_90d"], seed=1)
+    assert isinstance(as_pandas["areas"], pd.DataFrame)
+    assert as_pandas["areas"]["auuc"].tolist() == pytest.approx(out["areas"]["auuc"].to_list())
 
 
 def test_a_cell_of_zero_revenue_is_still_a_mean_not_a_rate():
