@@ -47,6 +47,7 @@ from persona_kit.errors import InputError, check_choice, check_columns
 __all__ = ["TIME_UNITS", "rfm_summary", "BGNBDModel", "ParetoNBDModel", "GammaGammaModel", "predict_value"]
 
 TIME_UNITS = {"D": 1.0, "W": 7.0}
+_LOG_BOUND = 10.0  # fitted parameters lie in [e^-10, e^10] ≈ [4.5e-5, 22026]
 _SUMMARY = ("frequency", "recency", "T")
 
 
@@ -192,10 +193,12 @@ class _MLEModel(BaseEstimator):
             value = -(weights * self._loglik(np.exp(log_params), *data)).sum()
             return value if np.isfinite(value) else 1e300
 
-        # a quasi-Newton run from 1, 1, ... then a simplex polish: robust on flat ridges, seconds on CDNOW
+        # a quasi-Newton run from 1, 1, ... then a simplex polish: robust on flat ridges, seconds on CDNOW.
+        # Parameters stay within e^±10: beyond, the data cannot tell values apart (and hyp2f1 crawls)
+        box = [(-_LOG_BOUND, _LOG_BOUND)] * len(self._names)
         with np.errstate(all="ignore"):
-            first = optimize.minimize(negll, np.zeros(len(self._names)), method="L-BFGS-B")
-            polish = optimize.minimize(negll, first.x, method="Nelder-Mead",
+            first = optimize.minimize(negll, np.zeros(len(self._names)), method="L-BFGS-B", bounds=box)
+            polish = optimize.minimize(negll, first.x, method="Nelder-Mead", bounds=box,
                                        options={"xatol": 1e-7, "fatol": self.tol, "maxfev": 200 * len(first.x)})
         result = polish if polish.fun <= first.fun else first
         params = np.exp(result.x)
@@ -315,11 +318,16 @@ class ParetoNBDModel(_MLEModel):
         else:
             low, high, second = beta, alpha, s + 1
         rsx = r + s + x
-        p1 = special.hyp2f1(rsx, second, rsx + 1, (high - low) / (high + tx))
-        p2 = special.hyp2f1(rsx, second, rsx + 1, (high - low) / (high + T))
         q1, q2 = high + tx, high + T
+
+        def log_hyp(q: np.ndarray) -> np.ndarray:
+            # Euler's transformation 2F1(a, b; c; z) = (1 - z)^(c - a - b) 2F1(c - a, c - b; c; z) keeps the
+            # series fast and finite when z = (high - low) / q is near 1 (a parameter at the edge of its range)
+            z = (high - low) / q
+            return (1 - second) * np.log1p(-z) + np.log(special.hyp2f1(1.0, rsx + 1 - second, rsx + 1, z))
+
         with np.errstate(divide="ignore", invalid="ignore"):
-            diff = special.logsumexp([np.log(p1) + rsx * np.log(q2), np.log(p2) + rsx * np.log(q1)], axis=0,
+            diff = special.logsumexp([log_hyp(q1) + rsx * np.log(q2), log_hyp(q2) + rsx * np.log(q1)], axis=0,
                                      b=[np.ones_like(x), -np.ones_like(x)])
         return diff - rsx * np.log(q1 * q2)
 
