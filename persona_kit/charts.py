@@ -51,7 +51,8 @@ from persona_kit.report import _fmt_number
 
 __all__ = [
     "FONT", "PALETTE", "MAX_ROWS", "RENDERER", "enable_offline", "bundle_script",
-    "chart_bar", "chart_heatmap", "chart_ranges", "chart_hist", "chart_line", "chart_flow", "table", "save_chart",
+    "chart_bar", "chart_heatmap", "chart_ranges", "chart_hist", "chart_line", "chart_flow", "chart_k_choice", "table",
+    "save_chart",
 ]
 
 FONT = "Noto Sans CJK SC, Noto Sans, sans-serif"
@@ -569,6 +570,38 @@ def chart_flow(df: Any, *, step: str = "step", source: str = "node", target: str
         y=alt.Y("ymid", type="quantitative", scale=ys, axis=None),
         text=alt.Text("label", type="nominal"))
     return _finish(alt.layer(bands, boxes, labels), lang=lang, title=title, height=height)
+
+
+def chart_k_choice(df: Any, *, k: str = "k", metrics: tuple[str, ...] = ("silhouette", "inertia"),
+                   best: str | None = "best", lang: str = "zh", title: str | None = None) -> alt.HConcatChart:
+    """Choice of the number of clusters: one small line chart per metric over whole-number ``k``
+    (silhouette, inertia for the elbow), the chosen k (``best`` true) marked in red on each.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> df = pl.DataFrame({"k": [2, 3, 4], "silhouette": [0.4, 0.6, 0.5], "inertia": [90.0, 40.0, 35.0],
+    ...                    "best": [False, True, False]})
+    >>> spec = chart_k_choice(df, lang="en").to_dict()
+    >>> [p["layer"][0]["encoding"]["y"]["title"] for p in spec["hconcat"]], spec["hconcat"][0]["layer"][1]["data"]["values"]
+    (['Silhouette', 'Inertia'], [{'k': 3, 'silhouette': 0.6, 'inertia': 40.0, 'best': True}])
+    """
+    frame = _read(df, [k, *metrics] + ([best] if best else []))
+    rows = sorted(_records(frame), key=lambda r: r[k])
+    ks = [r[k] for r in rows]
+    axis = alt.Axis(values=ks, format="d")
+    panels = []
+    for metric in metrics:
+        enc = {"x": alt.X(k, type="quantitative", title=_label(k, lang), axis=axis, scale=alt.Scale(nice=False)),
+               "y": alt.Y(metric, type="quantitative", title=_label(metric, lang), scale=alt.Scale(zero=False)),
+               "tooltip": [alt.Tooltip(k, type="quantitative", title=_label(k, lang)),
+                           alt.Tooltip(metric, type="quantitative", title=_label(metric, lang), format=",.4~g")]}
+        line = alt.Chart(alt.Data(values=rows)).mark_line(point=True).encode(**enc)
+        chosen = [r for r in rows if best and r.get(best)]
+        mark = alt.Chart(alt.Data(values=chosen)).mark_point(size=140, filled=True, color="#e45756").encode(
+            x=enc["x"], y=enc["y"])
+        panels.append(alt.layer(line, mark).properties(width=_WIDTH // 2 - 40, height=220))
+    return _finish(alt.hconcat(*panels), lang=lang, title=title, width=None)
 
 
 # --- tables and static files -------------------------------------------------------------------------
