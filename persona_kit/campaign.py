@@ -52,9 +52,9 @@ def assign_arms(units: Any, *, arms: dict[str, float], seed: str, id_col: str = 
                 strata: list[str] | None = None, arm_col: str = "arm") -> Any:
     """Assign each unit to an arm, deterministically from ``seed``, stratified by ``strata``.
 
-    Within each stratum units are ordered by the SHA-256 of ``seed`` + id, and consecutive shares of that
-    order go to the arms (largest remainder), so every stratum is split in the given proportions and the
-    same seed and ids always give the same arms, whatever the row order.
+    Within each stratum of n units, units are ordered by the SHA-256 of ``seed`` + id and arm k takes the
+    positions in [n·c₍ₖ₋₁₎, n·cₖ) of that order (c: cumulative shares), so every stratum is split in the given
+    proportions and the same seed and ids always give the same arms, whatever the row order.
 
     Parameters
     ----------
