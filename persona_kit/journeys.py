@@ -97,10 +97,21 @@ def _ts_literal(value: Any, dtype: pl.DataType, name: str) -> pl.Expr:
     return lit.dt.replace_time_zone(zone) if zone else lit
 
 
-def _collapse(lf: pl.LazyFrame, value: str, group: list[str]) -> pl.LazyFrame:
-    """Drop rows that repeat the previous row's ``value`` within ``group`` (view, view, cart → view, cart)."""
-    prev = pl.col(value).shift(1).over(group)
-    return lf.filter(prev.is_null() | (pl.col(value) != prev))
+def _collapse(lf: pl.LazyFrame, value: str, key: str) -> pl.LazyFrame:
+    """Drop rows that repeat the previous row's ``value`` within the same ``key`` (view, view, cart →
+    view, cart). The rows of one ``key`` must be adjacent (the frame sorted by person and time)."""
+    new_key = pl.col(key).shift(1).is_null() | (pl.col(key) != pl.col(key).shift(1))
+    return lf.filter(new_key | (pl.col(value) != pl.col(value).shift(1)).fill_null(True))
+
+
+def _sessions(lf: pl.LazyFrame, person_col: str, ts_col: str, gap_minutes: float) -> pl.LazyFrame:
+    """``lf`` sorted by person and time with ``_sid``, a session id over the whole frame (no window:
+    a session starts where the person changes or after ``gap_minutes`` without an event)."""
+    _check_positive("gap_minutes", gap_minutes)
+    person, ts = pl.col(person_col), pl.col(ts_col)
+    new = (person.shift(1).is_null() | (person != person.shift(1))
+           | (ts - ts.shift(1) > pl.duration(seconds=int(gap_minutes * 60)))).fill_null(True)
+    return lf.sort(person_col, ts_col).with_columns(_sid=new.cast(pl.Int64).cum_sum())
 
 
 # --- sessions and paths ------------------------------------------------------------------------------
@@ -119,20 +130,11 @@ def sessionize(events: Any, *, gap_minutes: float = 30, person_col: str = "perso
     >>> sessionize(ev)["session_no"].tolist()
     [1, 2, 1]
     """
-    _check_positive("gap_minutes", gap_minutes)
     lf, kind = _lazy(events, [person_col, ts_col], "events")
-    gap = pl.col(ts_col).diff().over(person_col)
-    new = gap.is_null() | (gap > pl.duration(seconds=int(gap_minutes * 60)))
-    out = lf.sort(person_col, ts_col).with_columns(
-        session_no=new.cast(pl.Int32).cum_sum().over(person_col))
+    out = (_sessions(lf, person_col, ts_col, gap_minutes)
+           .with_columns(session_no=(pl.col("_sid") - pl.col("_sid").min().over(person_col) + 1).cast(pl.Int32))
+           .drop("_sid"))
     return _out(out, kind)
-
-
-def _last_steps(lf: pl.LazyFrame, by: str, group: list[str], steps: int) -> pl.LazyFrame:
-    """The last ``steps`` (collapsed) values of ``by`` per group, joined into one ``path`` text."""
-    lf = _collapse(lf.filter(pl.col(by).is_not_null()), by, group)
-    from_end = pl.len().over(group) - 1 - pl.int_range(pl.len()).over(group)
-    return lf.filter(from_end < steps)
 
 
 def top_paths(events: Any, *, outcome: str = "purchase", by: str = "event_type", target: str = "buy",
@@ -166,11 +168,11 @@ def top_paths(events: Any, *, outcome: str = "purchase", by: str = "event_type",
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise InputError(f"{name} must be a positive integer, got {value!r}")
     lf, kind = _lazy(events, [person_col, ts_col, type_col, by], "events")
-    lf = sessionize(lf.select(list(dict.fromkeys([person_col, ts_col, type_col, by]))),
-                    gap_minutes=gap_minutes, person_col=person_col, ts_col=ts_col)
+    lf = _sessions(lf.select(list(dict.fromkeys([person_col, ts_col, type_col, by]))), person_col, ts_col,
+                   gap_minutes)
     if outcome == "purchase":
-        group = [person_col] if unit == "person" else [person_col, "session_no"]
-        hit = pl.when(pl.col(type_col) == target).then(pl.col(ts_col)).min().over(group)
+        key = person_col if unit == "person" else "_sid"
+        hit = pl.when(pl.col(type_col) == target).then(pl.col(ts_col)).min().over(key)
         lf = lf.with_columns(_hit=hit).filter(pl.col("_hit").is_null() | (pl.col(ts_col) < pl.col("_hit")))
         flag = pl.col("_hit").is_not_null()
         units, outcomes = ("persons" if unit == "person" else "sessions"), "purchases"
@@ -182,13 +184,13 @@ def top_paths(events: Any, *, outcome: str = "purchase", by: str = "event_type",
         lf = (lf.filter(pl.col(ts_col) <= end)
               .with_columns(_later=(pl.col(ts_col) > cut).any().over(person_col))
               .filter(pl.col(ts_col) <= cut)
-              .filter(pl.col("session_no") == pl.col("session_no").max().over(person_col)))
-        group, flag = [person_col], ~pl.col("_later")
+              .filter(pl.col("_sid") == pl.col("_sid").max().over(person_col)))
+        key, flag = person_col, ~pl.col("_later")
         units, outcomes = "persons", "churned"
-    per_unit = (_last_steps(lf, by, group, steps)
-                .group_by(group)
-                .agg(pl.col(by).cast(pl.String).str.join(ARROW).alias("path"), pl.len().alias("path_steps"),
-                     flag.first().alias("_flag")))
+    last = pl.col(by).cast(pl.String).tail(steps)
+    per_unit = (_collapse(lf.filter(pl.col(by).is_not_null()), by, key)
+                .group_by(key)
+                .agg(last.str.join(ARROW).alias("path"), last.len().alias("path_steps"), flag.first().alias("_flag")))
     rate = f"{'purchase' if outcome == 'purchase' else 'churn'}_rate"
     out = (per_unit.group_by("path", "path_steps")
            .agg(pl.len().alias(units), pl.col("_flag").sum().cast(pl.Int64).alias(outcomes))
@@ -239,21 +241,24 @@ def flow_links(events: Any, *, start: str, by: str = "event_type", steps: int = 
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
         raise InputError(f"steps must be an integer of at least 2, got {steps!r}")
     lf, kind = _lazy(events, [person_col, ts_col, by], "events")
-    group = [person_col, "session_no"]
-    lf = sessionize(lf.select(list(dict.fromkeys([person_col, ts_col, by]))), gap_minutes=gap_minutes,
-                    person_col=person_col, ts_col=ts_col)
-    lf = (lf.filter(pl.col(by).is_not_null())
-          .with_columns(pl.col(by).cast(pl.String), _i=pl.int_range(pl.len()).over(group)))
-    first = pl.when(pl.col(by) == start).then(pl.col("_i")).min().over(group)
-    lf = _collapse(lf.filter(pl.col("_i") >= first), by, group)
-    lf = lf.with_columns(step=pl.int_range(1, pl.len() + 1).over(group)).filter(pl.col("step") <= steps)
-    common = (lf.group_by(by).agg(pl.len().alias("_n")).sort(["_n", by], descending=[True, False])
-              .head(top).select(by))
-    lf = lf.join(common.with_columns(_keep=pl.lit(True)), on=by, how="left").with_columns(
-        pl.when(pl.col("_keep")).then(pl.col(by)).otherwise(pl.lit("(other)")).alias("node"))
-    nxt = pl.col("node").shift(-1).over(group)
-    out = (lf.sort([*group, "step"]).with_columns(next_node=nxt.fill_null("(exit)"))
-           .filter(pl.col("step") < steps)
+    lf = (_sessions(lf.select(list(dict.fromkeys([person_col, ts_col, by]))), person_col, ts_col, gap_minutes)
+          .filter(pl.col(by).is_not_null())
+          .with_columns(pl.col(by).cast(pl.String), _i=pl.int_range(pl.len())))
+    first = pl.when(pl.col(by) == start).then(pl.col("_i")).min().over("_sid")
+    nodes = (_collapse(lf.filter(pl.col("_i") >= first), by, "_sid")
+             .group_by("_sid").agg(pl.col(by).head(steps).alias("node"))
+             .with_columns(step=pl.int_ranges(1, pl.col("node").list.len() + 1),
+                           next_node=pl.col("node").list.shift(-1))
+             .explode(["node", "step", "next_node"]))
+    common = (nodes.group_by("node").agg(pl.len().alias("_n")).sort(["_n", "node"], descending=[True, False])
+              .head(top).select("node", _keep=pl.lit(True)))
+    other = pl.lit("(other)")
+    out = (nodes.filter(pl.col("step") < steps)
+           .join(common, on="node", how="left")
+           .join(common.rename({"node": "next_node", "_keep": "_keep_next"}), on="next_node", how="left")
+           .select("step", pl.when(pl.col("_keep")).then(pl.col("node")).otherwise(other).alias("node"),
+                   pl.when(pl.col("next_node").is_null()).then(pl.lit("(exit)"))
+                   .when(pl.col("_keep_next")).then(pl.col("next_node")).otherwise(other).alias("next_node"))
            .group_by("step", "node", "next_node").agg(pl.len().alias("sessions"))
            .sort(["step", "node", "next_node"]))
     return _out(out, kind, rows=False)
@@ -277,11 +282,12 @@ def time_to_convert(events: Any, *, target: str = "buy", start: str | None = Non
     [24.0, None]
     """
     lf, kind = _lazy(events, [person_col, ts_col, type_col], "events")
-    begin = pl.col(ts_col) if start is None else pl.when(pl.col(type_col) == start).then(pl.col(ts_col))
-    lf = lf.with_columns(_start=begin.min().over(person_col)).filter(pl.col("_start").is_not_null())
-    after = pl.col(ts_col) > pl.col("_start") if start == target else pl.col(ts_col) >= pl.col("_start")
-    done = pl.col(ts_col).filter((pl.col(type_col) == target) & after).min()
-    out = (lf.group_by(person_col).agg(pl.col("_start").first().alias("start_ts"), done.alias("convert_ts"))
+    begins = lf if start is None else lf.filter(pl.col(type_col) == start)
+    starts = begins.group_by(person_col).agg(pl.col(ts_col).min().alias("start_ts"))
+    after = pl.col(ts_col) > pl.col("start_ts") if start == target else pl.col(ts_col) >= pl.col("start_ts")
+    done = (lf.filter(pl.col(type_col) == target).select(person_col, ts_col).join(starts, on=person_col)
+            .filter(after).group_by(person_col).agg(pl.col(ts_col).min().alias("convert_ts")))
+    out = (starts.join(done, on=person_col, how="left")
            .with_columns(hours=(pl.col("convert_ts") - pl.col("start_ts")).dt.total_seconds() / 3600.0)
            .sort(person_col))
     return _out(out, kind, rows=False)
@@ -322,7 +328,7 @@ def funnel(events: Any, steps: Sequence[str], *, mode: str = "loose", window_hou
     lf = (lf.select(person_col, ts_col, pl.col(by).cast(pl.String))
           .filter(pl.col(by).is_not_null()).sort(person_col, ts_col))
     if mode == "strict":
-        lf = _collapse(lf, by, [person_col]).with_columns(_i=pl.int_range(pl.len()).over(person_col))
+        lf = _collapse(lf, by, person_col).with_columns(_i=pl.int_range(pl.len()))
     else:
         lf = lf.filter(pl.col(by).is_in(steps))
     window = pl.duration(seconds=int(window_hours * 3600))
@@ -333,8 +339,9 @@ def funnel(events: Any, steps: Sequence[str], *, mode: str = "loose", window_hou
     for k, step in enumerate(steps[1:], start=2):
         nxt = lf.filter(pl.col(by) == step)
         if mode == "strict":
-            chains = (chains.with_columns(pl.col("_i") + 1)
-                      .join(nxt.select(person_col, "_i", pl.col(ts_col).alias("_ts")), on=[person_col, "_i"]))
+            chains = (chains.with_columns(pl.col("_i") + 1)  # the next row of the frame, if the same person's
+                      .join(nxt.select("_i", pl.col(person_col).alias("_p"), pl.col(ts_col).alias("_ts")), on="_i")
+                      .filter(pl.col("_p") == pl.col(person_col)).drop("_p"))
         else:
             chains = (chains.sort("_cur")
                       .join_asof(nxt.select(person_col, pl.col(ts_col).alias("_ts")).sort("_ts"),
@@ -388,10 +395,9 @@ def touches_from_events(events: Any, *, gap_minutes: float = 30, channel_col: st
     ['search', 'push']
     """
     lf, kind = _lazy(events, [person_col, ts_col, channel_col], "events")
-    lf = sessionize(lf.select(person_col, ts_col, channel_col), gap_minutes=gap_minutes,
-                    person_col=person_col, ts_col=ts_col)
-    out = (lf.group_by(person_col, "session_no")
-           .agg(pl.col(ts_col).min().alias("touch_ts"),
+    lf = _sessions(lf.select(person_col, ts_col, channel_col), person_col, ts_col, gap_minutes)
+    out = (lf.group_by("_sid")
+           .agg(pl.col(person_col).first(), pl.col(ts_col).min().alias("touch_ts"),
                 pl.col(channel_col).cast(pl.String).drop_nulls().first().alias("channel"))
            .filter(pl.col("channel").is_not_null())
            .select(pl.col(person_col).alias("person_id"), "touch_ts", "channel",

@@ -123,6 +123,8 @@ def test_funnel_loose_and_strict_with_window(frame):
     strict = jr.funnel(_pv_log(), ["pv", "cart", "buy"], mode="strict", window_hours=48)
     # strict: a pv,pv,cart,buy → collapsed pv,cart,buy ✓; b pv,fav,cart ✗ at cart; c pv,cart ✓, buy too late
     assert strict["persons"].to_list() == [4, 2, 1]
+    # a's last event (fav) is followed in the frame by b's first (pv): another person, not a next step
+    assert jr.funnel(_pv_log(), ["fav", "pv"], mode="strict", window_hours=24 * 30)["persons"].to_list() == [2, 0]
     wide = jr.funnel(_pv_log(), ["pv", "cart", "buy"], window_hours=24 * 30)
     assert wide["persons"].to_list() == [4, 3, 3]
 
