@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import NormalIndPower
@@ -262,3 +264,17 @@ def test_review_flags_a_sample_ratio_mismatch():
     df = pl.DataFrame({"arm": ["control"] * 300 + ["treat"] * 700, "y": [0, 1] * 500})
     rev = campaign.review(df, control="control", outcomes=["y"], shares={"control": 0.5, "treat": 0.5})
     assert rev.srm["mismatch"] and rev.srm["p_value"] < 1e-30
+
+
+@settings(max_examples=30, deadline=None)
+@given(sizes=st.lists(st.integers(1, 60), min_size=1, max_size=4),
+       shares=st.lists(st.integers(1, 9), min_size=2, max_size=4), seed=st.text(min_size=1, max_size=8))
+def test_every_stratum_is_split_within_one_person_of_the_shares(sizes, shares, seed):
+    arms = {f"arm{i}": s / sum(shares) for i, s in enumerate(shares)}
+    ids = [f"u{i}" for i in range(sum(sizes))]
+    strata = [f"s{k}" for k, n in enumerate(sizes) for _ in range(n)]
+    out = campaign.assign_arms(pl.DataFrame({"person_id": ids, "s": strata}), arms=arms, seed=seed, strata=["s"])
+    counts = {(s, a): n for s, a, n in out.group_by("s", "arm").len().iter_rows()}
+    for k, n in enumerate(sizes):
+        for arm, share in arms.items():
+            assert abs(counts.get((f"s{k}", arm), 0) - share * n) < 1 + 1e-9
