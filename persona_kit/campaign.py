@@ -179,15 +179,16 @@ def campaign_outcomes(campaigns: Any, orders: Any, *, window_days: int = 30, per
     if not isinstance(window_days, int) or window_days < 1:
         raise InputError(f"window_days must be a positive integer, got {window_days!r}")
     kept = ords.lazy().filter(pl.col("status") == paid) if "status" in ords.columns else ords.lazy()
-    stamp = camp_pl.select(person_col, "assigned_ts").lazy()
+    camp_pl = camp_pl.with_row_index("_assignment")  # one window per assignment (a person may be in several)
+    stamp = camp_pl.select("_assignment", person_col, "assigned_ts").lazy()
     joined = (kept.select(person_col, "order_ts", amount_col).join(stamp, on=person_col)
               .filter((pl.col("order_ts") >= pl.col("assigned_ts"))
                       & (pl.col("order_ts") < pl.col("assigned_ts") + pl.duration(days=window_days)))
-              .group_by(person_col).agg(orders=pl.len(), revenue=pl.col(amount_col).sum().cast(pl.Float64))
+              .group_by("_assignment").agg(orders=pl.len(), revenue=pl.col(amount_col).sum().cast(pl.Float64))
               .collect())
-    out = (camp_pl.join(joined, on=person_col, how="left")
+    out = (camp_pl.join(joined, on="_assignment", how="left")
            .with_columns(converted=pl.col("orders").fill_null(0) > 0, revenue=pl.col("revenue").fill_null(0.0))
-           .drop("orders"))
+           .drop("orders", "_assignment"))
     return out.to_pandas() if back_pandas else out
 
 

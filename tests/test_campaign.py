@@ -278,3 +278,16 @@ def test_every_stratum_is_split_within_one_person_of_the_shares(sizes, shares, s
     for k, n in enumerate(sizes):
         for arm, share in arms.items():
             assert abs(counts.get((f"s{k}", arm), 0) - share * n) < 1 + 1e-9
+
+
+def test_outcomes_keep_one_window_per_assignment():
+    day = pd.Timestamp("2026-03-02").to_pydatetime()
+    camps = pl.DataFrame({"person_id": ["a", "a", "b"], "campaign_id": ["spring", "summer", "spring"],
+                          "arm": ["t", "c", "c"],
+                          "assigned_ts": [day, day + pd.Timedelta(days=90).to_pytimedelta(), day]})
+    orders = pl.DataFrame({"person_id": ["a", "a"], "amount": [10.0, 4.0],
+                           "order_ts": [day + pd.Timedelta(days=3).to_pytimedelta(),
+                                        day + pd.Timedelta(days=95).to_pytimedelta()]})
+    out = campaign.campaign_outcomes(camps, orders)
+    assert out.select("campaign_id", "converted", "revenue").rows() == [
+        ("spring", True, 10.0), ("summer", True, 4.0), ("spring", False, 0.0)]
