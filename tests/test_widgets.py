@@ -66,3 +66,121 @@ def test_importing_widgets_does_not_need_ipywidgets_or_a_kernel():
     code = "import sys, persona_kit.widgets; print('ipywidgets' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# --- person 360 viewer -------------------------------------------------------------------------------
+
+PERSONS = {"person_id": ["p1", "p2"], "spend_365d": [1234.5, 0.0], "orders_365d": [3, 0],
+           "phone": ["13912345678", "13800000000"], "email": ["amy@example.com", None], "city": ["上海", "昆明"]}
+
+
+def _history():
+    import datetime as dt
+
+    rows = [("p1", "active_30d", "false", dt.date(2026, 3, 31)), ("p1", "active_30d", "true", dt.date(2026, 6, 30)),
+            ("p1", "gender", "female", dt.date(2026, 3, 31)), ("p1", "gender", "female", dt.date(2026, 6, 30)),
+            ("p2", "gender", "male", dt.date(2026, 6, 30))]
+    return pl.DataFrame(rows, schema=["person_id", "tag_id", "value", "as_of"], orient="row")
+
+
+def test_person_view_masks_pii_translates_and_marks_changes(frame):
+    import datetime as dt
+
+    events = frame({"person_id": ["p1"] * 3 + ["p2"], "event_type": ["view", "cart", "buy", "view"],
+                    "event_ts": [dt.datetime(2026, 6, d, 10) for d in (1, 3, 2, 5)], "channel": ["app"] * 4})
+    history = _history().to_pandas() if frame.__module__.startswith("pandas") else _history()
+    card = widgets.person_view("p1", features=frame(PERSONS), tags_history=history, events=events, lang="en",
+                               show=["spend_365d", "orders_365d", "phone", "email", "city"], recent=2)
+    assert card.person_id == "p1"
+    shown = dict(card.features.rows())
+    assert shown["spend_365d"] == "1,234.5" and shown["orders_365d"] == "3" and shown["city"] == "上海"
+    assert "13912345678" not in str(shown) and "amy@example.com" not in str(shown) and shown["phone"]
+    tags = card.tags.rows(named=True)
+    assert [(r["group"], r["tag_id"], r["tag_value"], r["before"]) for r in tags] == [
+        ("Basic attributes", "Gender", "female", None), ("Behaviour", "Active in the last 30 days", "true", "false")]
+    assert card.events.columns == ["event_ts", "event_type", "channel"]
+    assert card.events["event_type"].to_list() == ["cart", "buy"]  # the two latest of p1, newest first
+    zh = widgets.person_view("p2", features=frame(PERSONS), tags_history=history, lang="zh", show=["orders_365d"])
+    assert zh.tags.rows() == [("基础属性", "性别", "male", None)] and zh.events is None
+    with pytest.raises(InputError, match=r"^person 'p9' is in neither the features nor the tag history"):
+        widgets.person_view("p9", features=frame(PERSONS), tags_history=history)
+
+
+def _texts(box) -> str:
+    """Everything a widget's output area shows, as text (its outputs are set without a kernel too)."""
+    out = box.children[-1]
+    return " ".join(str(o["data"].get("text/html", o["data"].get("text/plain", ""))) for o in out.outputs)
+
+
+def test_person_viewer_updates_and_shows_errors_inline():
+    pytest.importorskip("ipywidgets")
+    box = widgets.person_viewer(pl.DataFrame(PERSONS), _history(), lang="en")
+    person = box.children[0]
+    assert list(person.options) == ["p1", "p2"] and person.value == "p1"
+    assert "1,234.5" in _texts(box) and "13912345678" not in _texts(box)
+    person.value = "p2"
+    assert "1,234.5" not in _texts(box) and "male" in _texts(box)
+    person.value = "nobody"
+    assert "pk-widget-error" in _texts(box) and "is in neither the features nor the tag history" in _texts(box)
+    assert all(o["output_type"] == "display_data" for o in box.children[-1].outputs)  # no traceback
+
+
+# --- audience builder --------------------------------------------------------------------------------
+
+def _universe(n: int = 60) -> dict:
+    return {"person_id": [f"u{i:02d}" for i in range(n)], "spend_365d": [float(i * 10) for i in range(n)],
+            "rfm_segment": ["champions", "lost", "new"] * (n // 3),
+            "consent_marketing": [i % 4 != 0 for i in range(n)]}
+
+
+def test_audience_view_size_overlap_and_consent_match_a_hand_count(frame):
+    data = _universe()
+    others = {"champs": "rfm_segment == 'champions'", "tiny": "spend_365d >= 570"}
+    view = widgets.audience_view(frame(data), "spend_365d >= 200 and rfm_segment != 'new'", others=others,
+                                 name="mine", lang="en")
+    rows = list(zip(data["person_id"], data["spend_365d"], data["rfm_segment"], data["consent_marketing"],
+                    strict=True))
+    mine = {p for p, s, r, _ in rows if s >= 200 and r != "new"}
+    champs = {p for p, _, r, _ in rows if r == "champions"}
+    consented = {p for p, *_, c in rows if c}
+    assert view.persons == len(mine) == 26 and not view.too_small
+    first = view.sizes.row(0, named=True)
+    assert (first["audience"], first["persons"], first["exportable"]) == ("mine", 26, len(mine & consented))
+    assert first["share"] == pytest.approx(26 / 60)
+    assert view.sizes.filter(pl.col("audience") == "tiny")["persons"].to_list() == [None]  # 3 persons: suppressed
+    champ = view.overlap.filter(pl.col("other_audience") == "champs").row(0, named=True)
+    assert champ["persons"] == len(mine & champs) == 13
+    assert champ["jaccard"] == pytest.approx(len(mine & champs) / len(mine | champs))
+    assert champ["share"] == pytest.approx(13 / 26)
+    assert view.overlap.filter(pl.col("other_audience") == "tiny")["persons"].to_list() == [None]
+    assert [r["audience"] for r in view.chart.to_dict()["data"]["values"]] == ["mine", "champs"]
+
+
+def test_audience_view_bad_input(frame):
+    u = frame(_universe())
+    with pytest.raises(InputError, match=r"^the audience expression is empty"):
+        widgets.audience_view(u, "   ")
+    with pytest.raises(InputError, match=r"unknown column 'spend_356d' at position 0.*did you mean 'spend_365d'"):
+        widgets.audience_view(u, "spend_356d >= 5")
+    with pytest.raises(InputError, match=r"^audience 'new_audience': "):
+        widgets.audience_view(u, "spend_365d >=")
+    with pytest.raises(InputError, match=r"^audience name 'a' is already one of the audiences"):
+        widgets.audience_view(u, "spend_365d > 1", others={"a": "spend_365d > 2"}, name="a")
+
+
+def test_audience_builder_reacts_to_typing_and_shows_errors_inline():
+    pytest.importorskip("ipywidgets")
+    box = widgets.audience_builder(pl.DataFrame(_universe()), others={"champs": "rfm_segment == 'champions'"},
+                                   lang="en")
+    name, text = box.children[0].children
+    assert _texts(box) == ""  # nothing typed yet
+    text.value = "spend_365d >= 300"
+    assert ">30<" in _texts(box) and "champs" in _texts(box)
+    text.value = "spend_365d >= 500"
+    assert ">10<" in _texts(box)
+    text.value = "spend_365d >= 500 and"
+    shown = _texts(box)
+    assert "pk-widget-error" in shown and "Traceback" not in shown
+    text.value = "spend_365d >= 500"
+    name.value = "big spenders"
+    assert "must be lower-case letters" in _texts(box)
