@@ -35,11 +35,11 @@ import polars as pl
 
 from persona_kit.errors import InputError, check_columns
 from persona_kit.features import observation_end, rows_as_of
-from persona_kit.frames import collect_like, lazy_input
+from persona_kit.frames import as_polars, collect_like, lazy_input
 
 __all__ = ["RFM_SEGMENTS", "VALUE_GROUPS", "RFM_GRID", "RFM_CLASSES", "LIFECYCLE_STAGES", "AIPL_STAGES", "AIPL_EVENTS",
            "SEGMENT_SCHEMES", "SCHEME_LABELS", "rfm_table", "rfm_scores", "rfm_segments", "lifecycle_stages", "aipl_stages",
-           "stage_flow", "segment_table"]
+           "stage_flow", "segment_table", "kept_purchases", "aipl_by_scope"]
 
 RFM_SEGMENTS = ("champions", "loyal", "potential_loyalist", "new", "promising", "need_attention",
                 "about_to_sleep", "at_risk", "cant_lose_them", "hibernating", "lost")
@@ -403,10 +403,8 @@ def segment_table(persons: Any, orders: Any, events: Any = None, reviews: Any = 
     >>> segment_table(people, o, as_of="2024-06-30").select("person_id", "rfm_class", "lifecycle_stage").rows()
     [('a', 'important_value', 'new'), ('b', 'general_winback', 'churned'), ('c', None, None)]
     """
-    from persona_kit.features import _purchases
-
     base, eager = lazy_input(persons, [person_col], "persons")
-    purchases = _polars(_purchases(orders, None))
+    purchases = _polars(kept_purchases(orders))
     events, reviews, customers = (None if f is None else _polars(f) for f in (events, reviews, customers))
     rfm = rfm_segments(rfm_scores(rfm_table(purchases, as_of=as_of, person_col=person_col)), split=split)
     life = lifecycle_stages(purchases, as_of=as_of, new_days=new_days, active_days=active_days,
@@ -419,6 +417,61 @@ def segment_table(persons: Any, orders: Any, events: Any = None, reviews: Any = 
     out = out.sort(person_col)
     return out.collect().to_pandas() if base.implementation.is_pandas_like() and eager else (
         out.collect() if eager else out)
+
+
+def kept_purchases(orders: Any) -> Any:
+    """What customers kept, from clean (step 02) or identity (step 03, ``source_key``) order lines: the
+    features' purchase rule (:func:`persona_kit.clean.netted_purchases`), same kind as ``orders``.
+
+    Examples
+    --------
+    >>> import polars as pl, datetime as dt
+    >>> o = pl.DataFrame({"person_id": "a", "source_key": "k", "order_id": ["1", "2"], "status": ["paid", "cancelled"],
+    ...     "quantity": 1.0, "unit_price": 5.0, "amount": 5.0, "net_quantity": [1.0, 0.0], "net_amount": [5.0, 0.0],
+    ...     "order_ts": dt.datetime(2024, 1, 1)})
+    >>> kept_purchases(o)["order_id"].to_list()
+    ['1']
+    """
+    from persona_kit.features import _purchases
+
+    kept = _purchases(orders, None)
+    if isinstance(kept, nw.LazyFrame) and isinstance(nw.from_native(orders), nw.DataFrame):
+        kept = kept.collect()
+    return kept.to_native()
+
+
+def aipl_by_scope(events: Any, purchases: Any = None, *, as_of: Any, scopes: Sequence[Any],
+                  scope_col: str = "category", window_days: int = 90, person_col: str = "person_id") -> Any:
+    """AIPL stage sizes per category (or brand) — the brand's audience assets split by scope.
+
+    Each scope runs :func:`aipl_stages` over the events and purchases of that ``scope_col`` value only
+    (reviews and membership are brand-wide, so they are left out here).
+
+    Returns
+    -------
+    Kind of ``events`` (eager): ``scope``, ``aipl_stage``, ``persons``, sorted by scope order then stage.
+
+    Examples
+    --------
+    >>> import polars as pl, datetime as dt
+    >>> ev = pl.DataFrame({"person_id": ["a", "a", "b"], "event_type": ["view", "cart", "view"],
+    ...                    "category": ["护肤", "彩妆", "彩妆"], "event_ts": dt.datetime(2024, 6, 1)})
+    >>> aipl_by_scope(ev, as_of="2024-06-30", scopes=["护肤", "彩妆"]).rows()
+    [('护肤', 'awareness', 1), ('彩妆', 'awareness', 1), ('彩妆', 'interest', 1)]
+    """
+    if isinstance(scopes, str) or not scopes:
+        raise InputError(f"scopes must be a non-empty list of {scope_col} values, got {scopes!r}")
+    order = {s: i for i, s in enumerate(AIPL_STAGES)}
+    parts = []
+    for rank, scope in enumerate(scopes):
+        stages, _ = as_polars(aipl_stages(events, purchases, as_of=as_of, window_days=window_days, scope=scope,
+                                          scope_col=scope_col, person_col=person_col), where="aipl")
+        parts.append(stages.group_by("aipl_stage").agg(persons=pl.len())
+                     .with_columns(scope=pl.lit(str(scope)), _r=pl.lit(rank),
+                                   _s=pl.col("aipl_stage").replace_strict(order, return_dtype=pl.Int64)))
+    out = pl.concat(parts).sort("_r", "_s").select("scope", "aipl_stage", pl.col("persons").cast(pl.Int64))
+    _, back = as_polars(events, where="events")
+    return back(out)
 
 
 def _polars(frame: Any) -> pl.LazyFrame:

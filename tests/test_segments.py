@@ -262,3 +262,28 @@ def test_segment_table_on_the_sample_has_one_row_per_person(sample_tables):
     assert never.select(pl.col("recency_days", "monetary", "r_score", "rfm_class").null_count()).row(0) == (
         never.height,) * 4
     assert never.filter(pl.col("aipl_stage").is_in(["purchase", "loyalty"])).height == 0
+
+
+def test_aipl_by_scope_is_aipl_stages_per_category(frame):
+    events = {"person_id": ["a", "a", "b", "c", "c"], "event_type": ["view", "cart", "view", "view", "fav"],
+              "category": ["护肤", "彩妆", "彩妆", "护肤", "护肤"], "event_ts": [D(2024, 6, 1)] * 5}
+    orders = {"person_id": ["b"], "order_id": ["1"], "order_ts": [D(2024, 6, 2)], "category": ["彩妆"]}
+    out = _native(frame, segments.aipl_by_scope(frame(events), frame(orders), as_of="2024-06-30",
+                                                scopes=["彩妆", "护肤"]))
+    assert out.rows() == [("彩妆", "interest", 1), ("彩妆", "purchase", 1), ("护肤", "awareness", 1),
+                          ("护肤", "interest", 1)]
+    for scope in ("彩妆", "护肤"):
+        alone = _native(frame, segments.aipl_stages(frame(events), frame(orders), as_of="2024-06-30", scope=scope))
+        assert alone["aipl_stage"].value_counts().sort("aipl_stage").rows() == out.filter(
+            pl.col("scope") == scope).select("aipl_stage", "persons").sort("aipl_stage").rows()
+    with pytest.raises(InputError, match=r"^scopes must be a non-empty list of category values, got '护肤'$"):
+        segments.aipl_by_scope(frame(events), as_of="2024-06-30", scopes="护肤")
+
+
+def test_kept_purchases_keeps_the_frame_kind_and_nets(frame):
+    orders = {"person_id": ["a", "a"], "source_key": ["k", "k"], "order_id": ["1", "2"],
+              "status": ["paid", "paid"], "quantity": [2.0, 1.0], "unit_price": [5.0, 5.0], "amount": [10.0, 5.0],
+              "net_quantity": [1.0, 0.0], "net_amount": [5.0, 0.0], "order_ts": [D(2024, 1, 1)] * 2}
+    kept = segments.kept_purchases(frame(orders))
+    assert type(kept) is type(frame(orders))
+    assert _native(frame, kept).select("order_id", "quantity", "amount").rows() == [("1", 1.0, 5.0)]
