@@ -287,3 +287,30 @@ def test_kept_purchases_keeps_the_frame_kind_and_nets(frame):
     kept = segments.kept_purchases(frame(orders))
     assert type(kept) is type(frame(orders))
     assert _native(frame, kept).select("order_id", "quantity", "amount").rows() == [("1", 1.0, 5.0)]
+
+
+def test_a_sql_lazy_backend_gives_the_same_rfm_lifecycle_and_aipl():
+    """duckdb stands in for pyspark: the same narwhals code on a lazy SQL engine."""
+    duckdb = pytest.importorskip("duckdb")
+    orders = pl.DataFrame(ORDERS)
+    log = pl.DataFrame({"person_id": ["a", "b", "b", "c"], "event_type": ["pv", "pv", "cart", "buy"],
+                        "event_ts": [D(2024, 6, 1), D(2024, 6, 2), D(2024, 6, 3), D(2024, 6, 4)]})
+    cases = [(segments.rfm_table, orders, {}), (segments.lifecycle_stages, pl.DataFrame(LIFE), {}),
+             (segments.aipl_stages, log, {})]
+    for fn, df, kw in cases:
+        expected = fn(df, as_of="2024-06-30", **kw)
+        got = fn(duckdb.from_arrow(df.to_arrow()), as_of="2024-06-30", **kw).pl().sort("person_id")
+        assert got.select(expected.columns).cast(expected.schema, strict=False).equals(expected), fn.__name__
+
+
+def test_segment_table_returns_the_kind_of_persons():
+    import pandas as pd
+
+    people = pd.DataFrame({"person_id": ["a", "b"]})
+    orders = pd.DataFrame({"person_id": ["a"], "source_key": ["k"], "order_id": ["1"], "status": ["paid"],
+                           "quantity": [1.0], "unit_price": [3.0], "amount": [3.0], "net_quantity": [1.0],
+                           "net_amount": [3.0], "order_ts": [D(2024, 6, 1)]})
+    out = segments.segment_table(people, orders, as_of="2024-06-30")
+    assert isinstance(out, pd.DataFrame) and out["person_id"].tolist() == ["a", "b"]
+    assert out["rfm_segment"].tolist()[0] in segments.RFM_SEGMENTS and pd.isna(out["rfm_segment"].tolist()[1])
+    assert out["lifecycle_stage"].tolist()[0] == "new" and out["aipl_stage"].tolist()[0] == "purchase"
