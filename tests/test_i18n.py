@@ -73,3 +73,9 @@ def test_translate_values_keeps_the_frame_kind_and_unknown_values(kind):
     assert type(out) is type(frame)
     assert list(out["reason"])[0] == "数值超出范围" and list(out["reason"])[2] == "custom"
     assert list(out["n"]) == [1, 2, 3]
+
+
+def test_step_titles_do_not_repeat_the_step_number():
+    """The index and each report number the steps themselves; a title is the step's name only."""
+    titles = {k: v for k, v in labels().items() if re.fullmatch(r"step\.\d\d_[a-z_]+", k)}
+    assert titles and sorted(k for k, v in titles.items() if re.match(r"\s*\d", v["zh"] + v["en"])) == []

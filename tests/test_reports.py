@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from persona_kit import pipeline
+from persona_kit.i18n import labels
 from persona_kit.io import read_raw, sha256_file
 from persona_kit.report import external_references
 from persona_kit.schema import load_maps
@@ -28,6 +29,11 @@ def sample_run(request) -> dict:
 def _pages(record: dict) -> list[Path]:
     folder = ROOT / "reports" / record["run"]
     return [folder / "index.html"] + [folder / s["html"] for s in record["steps"]]
+
+
+def test_every_key_number_on_the_index_is_translated(sample_run):
+    missing = sorted({f"summary.{key}" for s in sample_run["steps"] for key in s["summary"]} - set(labels()))
+    assert missing == [], "add these labels to the step's file in persona_kit/resources/labels/"
 
 
 def test_every_step_runs_on_the_sample(sample_run):
