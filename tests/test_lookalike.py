@@ -65,17 +65,6 @@ def test_hiding_part_of_the_seed_traces_reach_and_precision(sample):
     assert near["lift"][0] > 5
 
 
-def test_seed_tgi_by_hand():
-    tags = pl.DataFrame({"person_id": [f"p{i}" for i in range(20)] * 2,
-                         "tag_id": ["vip"] * 20 + ["city"] * 20,
-                         "value": ["true"] * 10 + ["false"] * 10 + ["上海"] * 5 + ["北京"] * 15})
-    seed = [f"p{i}" for i in range(10)]
-    out = lookalike.seed_tgi(tags, seed, min_group_size=5)
-    # vip: all 10 seeds vs 10 / 20 of everyone → TGI 200; 上海: 5 / 10 vs 5 / 20 → 200; 北京: 5 / 10 vs 15 / 20 → 66.7
-    assert out.select("tag_id", "value", "seed_persons", "tgi").rows() == [
-        ("city", "上海", 5, 200.0), ("vip", "true", 10, 200.0), ("city", "北京", 5, pytest.approx(200 / 3))]
-
-
 def test_knn_scores_are_similarities(frame):
     rng = np.random.default_rng(1)
     data = frame({"person_id": [f"p{i}" for i in range(30)], "x": np.r_[rng.normal(5, 0.1, 10), rng.normal(-5, 1, 20)],

@@ -15,9 +15,8 @@ standardized, low-cardinality text features one-hot encoded — a scikit-learn `
 
 :func:`evaluate_expansion` hides part of the seed, scores with the rest, and measures how many hidden
 members the top of the ranking finds: the reach-vs-precision curve against the base rate (precision of a
-random pick). Hidden members are the only known positives, so the precision is a lower bound.
-:func:`seed_tgi` explains what makes a seed distinctive: TGI = share of the seed with a tag value / share
-of everyone × 100.
+random pick). Hidden members are the only known positives, so the precision is a lower bound. What
+makes a seed distinctive is :func:`persona_kit.personas.tgi_profile` with the seed as one group.
 
 Examples
 --------
@@ -47,9 +46,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from persona_kit.errors import InputError, check_choice, check_columns
-from persona_kit.privacy import MIN_GROUP_SIZE
 
-__all__ = ["METHODS", "lookalike_scores", "expand", "evaluate_expansion", "seed_tgi"]
+__all__ = ["METHODS", "design_columns", "lookalike_scores", "expand", "evaluate_expansion"]
 
 METHODS = ("pu", "knn")
 _SKIP = ("person_id", "as_of")
@@ -63,13 +61,30 @@ def _polars(frame: Any, where: str) -> tuple[pl.DataFrame, bool]:
     return native.to_polars(), native.implementation.is_pandas_like()
 
 
+def design_columns(features: Any, *, person_col: str = "person_id", max_categories: int = 20) -> list[str]:
+    """The columns lookalike scoring compares persons by: numeric and yes/no columns with a value, and text
+    columns with 2 to ``max_categories`` distinct values (ids, cities and the like are left out).
+
+    >>> import polars as pl
+    >>> design_columns(pl.DataFrame({"person_id": ["a", "b"], "spend": [1.0, None], "band": ["x", "y"],
+    ...                              "empty": [None, None], "one": ["z", "z"]}))
+    ['spend', 'band']
+    """
+    frame, _ = _polars(features, "features")
+    skip = (person_col, *_SKIP)
+    numeric = [c for c, t in frame.schema.items() if c not in skip
+               and (t.is_numeric() or t == pl.Boolean) and frame[c].null_count() < frame.height]
+    text = [c for c, t in frame.schema.items() if c not in skip and t in (pl.String, pl.Categorical)
+            and 1 < frame[c].n_unique() <= max_categories]
+    return numeric + text
+
+
 def _design(frame: pl.DataFrame, person_col: str, max_categories: int) -> np.ndarray:
     """Numeric / yes-no columns imputed and standardized; text columns with few values one-hot encoded."""
-    numeric = [c for c, t in frame.schema.items() if c not in (person_col, *_SKIP)
-               and (t.is_numeric() or t == pl.Boolean) and frame[c].null_count() < frame.height]
-    text = [c for c, t in frame.schema.items() if c not in (person_col, *_SKIP) and t in (pl.String, pl.Categorical)
-            and 1 < frame[c].n_unique() <= max_categories]
-    if not numeric and not text:
+    columns = design_columns(frame, person_col=person_col, max_categories=max_categories)
+    numeric = [c for c in columns if frame.schema[c].is_numeric() or frame.schema[c] == pl.Boolean]
+    text = [c for c in columns if c not in numeric]
+    if not columns:
         raise InputError("features: no numeric, yes/no or low-cardinality text column to compare persons by")
     data = frame.select(*[pl.col(c).cast(pl.Float64) for c in numeric],
                         *[pl.col(c).cast(pl.String).fill_null("∅") for c in text]).to_pandas()
@@ -198,49 +213,3 @@ def evaluate_expansion(features: Any, seed: Iterable[Any], *, method: str = "pu"
     precision = cum[reach - 1] / reach
     return pl.DataFrame({"reach": reach, "reach_share": reach / len(found), "precision": precision,
                          "recall": cum[reach - 1] / len(hidden), "base_rate": base, "lift": precision / base})
-
-
-def seed_tgi(tags: Any, seed: Iterable[Any], *, min_group_size: int = MIN_GROUP_SIZE, top: int = 15) -> pl.DataFrame:
-    """What makes a seed distinctive: per tag value, its share in the seed, in everyone, and the TGI.
-
-    Parameters
-    ----------
-    tags : DataFrame
-        Long tags (``person_id, tag_id, value``; e.g. a step 04 snapshot); yes/no tags count their ``true``.
-    seed : iterable of person ids
-    min_group_size : int
-        Tag values held by fewer seed members are left out (privacy, and noise).
-    top : int
-        Rows kept, by TGI.
-
-    Returns
-    -------
-    polars.DataFrame
-        ``tag_id, value, seed_persons, seed_share, base_share, tgi`` sorted by TGI (100 = like everyone).
-
-    Examples
-    --------
-    >>> import polars as pl
-    >>> t = pl.DataFrame({"person_id": ["a", "b", "c", "d"], "tag_id": "vip", "value": ["true", "true", "false",
-    ...                   "false"]})
-    >>> seed_tgi(t, ["a", "b"], min_group_size=1).rows()
-    [('vip', 'true', 2, 1.0, 0.5, 200.0)]
-    """
-    frame, _ = _polars(tags, "tags")
-    check_columns(frame.columns, ["person_id", "tag_id", "value"], where="tags")
-    members = pl.Series([str(s) for s in seed], dtype=pl.String)
-    values = frame.select(pl.col("person_id").cast(pl.String), "tag_id", pl.col("value").cast(pl.String))
-    numeric = values.group_by("tag_id").agg(pl.col("value").cast(pl.Float64, strict=False).is_not_null().all()
-                                            & pl.col("value").n_unique().gt(10))
-    values = (values.join(numeric.filter(~pl.col("value")).select("tag_id"), on="tag_id")
-              .filter(pl.col("value") != "false"))
-    everyone = frame["person_id"].n_unique()
-    in_seed = values.filter(pl.col("person_id").is_in(members.implode()))
-    n_seed = in_seed["person_id"].n_unique() or 1
-    base = values.group_by("tag_id", "value").agg(base_share=pl.len() / everyone)
-    return (in_seed.group_by("tag_id", "value").agg(seed_persons=pl.len())
-            .filter(pl.col("seed_persons") >= min_group_size)
-            .with_columns(seed_share=pl.col("seed_persons") / n_seed)
-            .join(base, on=["tag_id", "value"])
-            .with_columns(tgi=pl.col("seed_share") / pl.col("base_share") * 100)
-            .sort(["tgi", "tag_id", "value"], descending=[True, False, False]).head(top))
