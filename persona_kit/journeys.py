@@ -138,7 +138,7 @@ def sessionize(events: Any, *, gap_minutes: float = 30, person_col: str = "perso
 
 
 def top_paths(events: Any, *, outcome: str = "purchase", by: str = "event_type", target: str = "buy",
-              unit: str = "session", steps: int = 4, n: int = 10, gap_minutes: float = 30,
+              unit: str = "session", steps: int = 4, n: int | None = 10, gap_minutes: float = 30,
               as_of: Any = None, churn_days: int = 90, person_col: str = "person_id",
               ts_col: str = "event_ts", type_col: str = "event_type") -> Any:
     """The most frequent paths (last ``steps`` values of ``by``) before a purchase or before churn.
@@ -149,7 +149,8 @@ def top_paths(events: Any, *, outcome: str = "purchase", by: str = "event_type",
     the steps of their last session before that cut-off; the rate is the share with no event in the
     ``churn_days`` up to ``as_of``. Consecutive repeats are collapsed (view, view, cart → view, cart).
 
-    Returns one row per path, most outcomes first: ``path``, ``path_steps``, the units (``sessions`` or
+    Returns one row per path (the top ``n``, or all with ``n=None``), most outcomes first: ``path``,
+    ``path_steps``, the units (``sessions`` or
     ``persons``), the outcomes (``purchases`` or ``churned``) and their rate and share of all outcomes.
 
     Examples
@@ -164,7 +165,7 @@ def top_paths(events: Any, *, outcome: str = "purchase", by: str = "event_type",
     """
     check_choice("outcome", outcome, ["purchase", "churn"])
     check_choice("unit", unit, ["session", "person"])
-    for name, value in (("steps", steps), ("n", n), ("churn_days", churn_days)):
+    for name, value in (("steps", steps), ("n", 1 if n is None else n), ("churn_days", churn_days)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise InputError(f"{name} must be a positive integer, got {value!r}")
     lf, kind = _lazy(events, [person_col, ts_col, type_col, by], "events")
@@ -196,8 +197,8 @@ def top_paths(events: Any, *, outcome: str = "purchase", by: str = "event_type",
            .agg(pl.len().alias(units), pl.col("_flag").sum().cast(pl.Int64).alias(outcomes))
            .with_columns((pl.col(outcomes) / pl.col(units)).alias(rate),
                          (pl.col(outcomes) / pl.col(outcomes).sum()).fill_nan(0.0).alias("outcome_share"))
-           .sort([outcomes, units, "path"], descending=[True, True, False])
-           .head(n))
+           .sort([outcomes, units, "path"], descending=[True, True, False]))
+    out = out if n is None else out.head(n)
     return _out(out, kind, rows=False)
 
 

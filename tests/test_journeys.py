@@ -64,6 +64,7 @@ def test_top_paths_before_purchase_per_session_and_per_person():
     assert per_session.select("path", "sessions", "purchases").rows() == [
         ("pv → cart", 2, 1), ("cart → pv", 1, 0), ("pv → fav", 1, 0), ("pv → fav → cart", 1, 0)]
     assert per_session["purchase_rate"][0] == 0.5
+    assert jr.top_paths(log, steps=3, n=2).height == 2 and jr.top_paths(log, steps=3, n=None).height == 4
     per_person = jr.top_paths(log, target="buy", unit="person", steps=2)
     # a: pv, cart (bought); b: fav, cart (bought); c: pv, cart (bought); d: cart, pv
     assert per_person.select("path", "persons", "purchases").rows() == [
