@@ -562,3 +562,15 @@ def test_a_blank_vocabulary_value_is_missing_not_invalid():
     assert out.valid["gender"].to_list() == [None, None, "female"]
     required = validate(frame.with_columns(source_customer_id=pl.lit(" ")), "customers")
     assert required.quarantine["reason"].to_list() == ["missing_required"] * 3
+
+
+def test_importing_the_schema_prints_no_pyspark_warning_into_reports():
+    """pandera imports pyspark.pandas when pyspark is installed; its pandas-3 FutureWarning ended up as red
+    stderr at the top of every report."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("pyspark")
+    done = subprocess.run([sys.executable, "-W", "default", "-c", "import persona_kit.schema"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "PySpark" not in done.stderr, done.stderr

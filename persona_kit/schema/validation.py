@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import narwhals as nw
-import pandera.polars as pa
 import polars as pl
+
+with warnings.catch_warnings():
+    # importing pandera imports pyspark.pandas when pyspark is installed (the [spark] extra), which warns
+    # about pandas 3 into every report; we never use pandas-on-Spark
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+    import pandera.polars as pa
 
 from persona_kit.errors import InputError, check_choice
 from persona_kit.io import ROW
