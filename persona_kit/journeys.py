@@ -458,7 +458,8 @@ def conversions_from_orders(orders: Any, *, sources: Sequence[str] | None = None
         check_columns(names, ["source"], where="orders")
         lf = lf.filter(pl.col("source").is_in(list(sources)))
     out = (lf.group_by(person_col, "order_id")
-           .agg(pl.col(ts_col).min().alias("conversion_ts"), pl.col(amount).sum().cast(pl.Float64).alias("revenue"))
+           .agg(pl.col(ts_col).min().alias("conversion_ts"),
+                pl.col(amount).sum().cast(pl.Float64).round(6).alias("revenue"))  # same sum whatever the row order
            .filter(pl.col("revenue") > 0)
            .select(pl.col(person_col).alias("person_id"), "order_id", "conversion_ts", "revenue")
            .sort("person_id", "conversion_ts", "order_id"))
@@ -578,8 +579,8 @@ def attribute(journeys: Any, *, model: str = "linear", by: str = "channel", half
                   .when(pos == 1).then(first_weight).when(pos == n).then(last_weight)
                   .otherwise((1.0 - pair) / (n - 2)))
     out = (lf.filter(pl.col("converted")).with_columns(_w=weight, **{by: _key(by)})
-           .group_by(by).agg(pl.col("_w").sum().alias("credited_conversions"),
-                             (pl.col("_w") * pl.col("revenue")).sum().alias("credited_revenue"))
+           .group_by(by).agg(pl.col("_w").sum().round(9).alias("credited_conversions"),  # rounded: identical
+                             (pl.col("_w") * pl.col("revenue")).sum().round(9).alias("credited_revenue"))  # reruns
            .select(by, pl.lit(model).alias("model"), "credited_conversions", "credited_revenue")
            .sort(["credited_conversions", by], descending=[True, False]))
     return _out(out, kind, rows=False)
@@ -591,8 +592,10 @@ def _path_types(lf: pl.LazyFrame, by: str) -> pl.DataFrame:
             .group_by("journey_id")
             .agg(pl.col(by).alias("path"), pl.col("converted").first(), pl.col("revenue").first())
             .group_by("path", "converted")
-            .agg(pl.len().alias("journeys"), pl.col("revenue").sum())
-            .sort("converted", "journeys", descending=True)
+            .agg(pl.len().alias("journeys"), pl.col("revenue").sum().round(6))
+            .with_columns(_key=pl.col("path").list.join("\u241f"))  # a fixed order: the bootstrap draws repeat
+            .sort(["converted", "journeys", "_key"], descending=[True, True, False])
+            .drop("_key")
             .collect())
 
 

@@ -356,3 +356,19 @@ def test_channel_paths_per_person_and_touches_from_events():
     touches = jr.touches_from_events(ev)
     assert touches["channel"].to_list() == ["douyin", "xiaohongshu", "xiaohongshu", "douyin", "douyin"]
     assert jr.translate_path(out, prefix="jr.channel", lang="en")["path"][0] == "Douyin → Xiaohongshu"
+
+
+def test_credit_is_identical_whatever_the_row_order():
+    rng = np.random.default_rng(3)
+    rows = []
+    for j in range(3000):
+        n = int(rng.integers(1, 5))
+        won = bool(rng.random() < 0.3)
+        rows += [{"journey_id": f"j{j}", "touch_ts": _ts(1 + k), "channel": str(rng.choice(list("ABCDE"))),
+                  "campaign": None, "position": k + 1, "n_touches": n, "converted": won,
+                  "conversion_ts": _ts(9) if won else None, "revenue": round(float(rng.random() * 300), 2) if won else 0.0}
+                 for k in range(n)]
+    journeys = pl.DataFrame(rows)
+    first = jr.compare_models(journeys, n_boot=30)
+    for seed in (1, 2):
+        assert jr.compare_models(journeys.sample(fraction=1.0, shuffle=True, seed=seed), n_boot=30).equals(first)
