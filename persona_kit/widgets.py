@@ -113,11 +113,12 @@ def segment_view(segments: Any, scheme: str, *, tags: Any = None, filters: Mappi
 
 def segment_explorer(segments: Any, *, tags: Any = None, schemes: Sequence[str] | None = None,
                      profile: Sequence[str] | None = None, names: Mapping[str, Mapping[str, str]] | None = None,
-                     lang: str = "zh", max_values: int = 30) -> Any:
+                     tag_names: Mapping[str, str] | None = None, lang: str = "zh", max_values: int = 30) -> Any:
     """An ipywidgets explorer: pick a scheme, filter by one tag's values, see sizes, profile and a chart.
 
-    ``names`` maps a scheme to its code → display names (e.g. the persona names of step 06). Returns the
-    widget (an ``ipywidgets.VBox``); display it in JupyterLab.
+    ``names`` maps a scheme to its code → display names (e.g. the persona names of step 06); ``tag_names``
+    maps a tag id to its name (e.g. from the tag catalog). Returns the widget (an ``ipywidgets.VBox``);
+    display it in JupyterLab.
     """
     import ipywidgets as w
     from IPython.display import display
@@ -129,10 +130,10 @@ def segment_explorer(segments: Any, *, tags: Any = None, schemes: Sequence[str] 
     if not schemes:
         raise InputError(f"no segment scheme column in segments; available: {frame.columns}")
     tag_frame = as_polars(tags, where="tags")[0] if tags is not None else None
-    tag_names = [c for c in (tag_frame.columns if tag_frame is not None else []) if c not in ("person_id", "as_of")]
+    tag_ids = [c for c in (tag_frame.columns if tag_frame is not None else []) if c not in ("person_id", "as_of")]
     scheme_box = w.Dropdown(options=[(label_or(f"segment.scheme.{s}", lang, s), s) for s in schemes],
                             description=label_or("col.segment", lang, "segment"))
-    tag_box = w.Dropdown(options=[("—", "")] + [(label_or(f"tag.{t}", lang, t), t) for t in tag_names],
+    tag_box = w.Dropdown(options=[("—", "")] + [((tag_names or {}).get(t, t), t) for t in tag_ids],
                          description="tag")
     value_box = w.SelectMultiple(options=[], rows=6, description="=")
     out = w.Output()

@@ -49,11 +49,12 @@ def test_segment_view_bad_input(frame):
 
 def test_segment_explorer_widgets_react():
     pytest.importorskip("ipywidgets")
-    box = widgets.segment_explorer(pl.DataFrame(SEGMENTS), tags=pl.DataFrame(TAGS), lang="en")
+    box = widgets.segment_explorer(pl.DataFrame(SEGMENTS), tags=pl.DataFrame(TAGS), tag_names={"gender": "Gender"},
+                                   lang="en")
     controls = box.children[0].children
     scheme, tag, values = controls
     assert [v for _, v in scheme.options] == ["rfm_segment", "lifecycle_stage"]
-    assert [v for _, v in tag.options] == ["", "gender"]  # as_of is not a tag
+    assert list(tag.options) == [("—", ""), ("Gender", "gender")]  # as_of is not a tag
     tag.value = "gender"
     assert list(values.options) == ["female", "male"]
     values.value = ("male",)
