@@ -166,7 +166,7 @@ class ItemCF(BaseEstimator):
         return self
 
     def recommend(self, persons: Any = None, *, n: int = 10, batch: int = 2000) -> pl.DataFrame:
-        """Top-``n`` items each person has not bought, by summed similarity (ties: item order).
+        """Top-``n`` items each person has not bought, by summed similarity (equal scores in item order).
 
         Parameters
         ----------
@@ -194,7 +194,11 @@ class ItemCF(BaseEstimator):
             part = self.matrix_[rows[start:start + batch]]
             scores = (part @ self.similarity_).toarray()
             scores[part.toarray() > 0] = -np.inf  # never recommend what she bought
-            top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+            # the k best per row (argpartition), then ordered by score, ties by item order
+            cand = np.sort(np.argpartition(-scores, k - 1, axis=1)[:, :k], axis=1) if k < scores.shape[1] \
+                else np.tile(np.arange(scores.shape[1]), (len(scores), 1))
+            order = np.argsort(-np.take_along_axis(scores, cand, axis=1), axis=1, kind="stable")
+            top = np.take_along_axis(cand, order, axis=1)
             best = np.take_along_axis(scores, top, axis=1)
             out.append(pl.DataFrame({self.person_col_: np.repeat(wanted[start:start + batch], k),
                                      "rank": np.tile(np.arange(1, k + 1), len(top)),
