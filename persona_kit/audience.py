@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import Any
 
 import altair as alt
-import narwhals as nw
 import polars as pl
 
 from persona_kit import privacy
 from persona_kit.errors import InputError, check_columns
+from persona_kit.frames import as_polars
 from persona_kit.io import sha256_file, write_atomic, write_json, write_parquet
 from persona_kit.tags.expressions import columns_of, compile_condition, parse
 
@@ -42,18 +42,6 @@ __all__ = ["build_universe", "needed_columns", "split_computable", "evaluate", "
 
 PERSON = "person_id"
 _NAME_OK = set("abcdefghijklmnopqrstuvwxyz0123456789_")
-
-
-def _polars(frame: Any, where: str) -> tuple[pl.DataFrame, bool]:
-    try:
-        native = nw.from_native(frame, eager_only=True)
-    except TypeError:
-        raise InputError(f"{where} must be a pandas or polars DataFrame, got {type(frame).__name__}") from None
-    return native.to_polars(), native.implementation.is_polars()
-
-
-def _back(frame: pl.DataFrame, was_polars: bool) -> Any:
-    return frame if was_polars else frame.to_pandas()
 
 
 def build_universe(features: Any, tags: Any = None, *, extras: Iterable[Any] = ()) -> Any:
@@ -69,11 +57,11 @@ def build_universe(features: Any, tags: Any = None, *, extras: Iterable[Any] = (
     >>> build_universe(f, t).rows()
     [('a', 10.0, True), ('b', 0.0, False)]
     """
-    universe, was_polars = _polars(features, "features")
+    universe, back = as_polars(features, where="features")
     check_columns(universe.columns, [PERSON], where="features")
     universe = universe.unique(PERSON, keep="first", maintain_order=True)
     for i, frame in enumerate(([tags] if tags is not None else []) + list(extras)):
-        other, _ = _polars(frame, f"universe input {i + 1}")
+        other, _ = as_polars(frame, where=f"universe input {i + 1}")
         check_columns(other.columns, [PERSON], where=f"universe input {i + 1}")
         new = [c for c in other.columns if c not in universe.columns]
         if not new:
@@ -83,7 +71,7 @@ def build_universe(features: Any, tags: Any = None, *, extras: Iterable[Any] = (
                  and set(other[c].drop_nulls().unique().to_list()) in ({"true", "false"}, {"true"}, {"false"})]
         other = other.with_columns([(pl.col(c) == "true").alias(c) for c in flags])
         universe = universe.join(other, on=PERSON, how="left")
-    return _back(universe, was_polars)
+    return back(universe)
 
 
 def needed_columns(expression: str) -> set[str]:
@@ -139,7 +127,7 @@ def evaluate(universe: Any, audiences: dict[str, str]) -> Any:
         Naming the audience and the bad token or unknown column (with its position in the condition).
     """
     _check_names(audiences)
-    frame, was_polars = _polars(universe, "universe")
+    frame, back = as_polars(universe, where="universe")
     check_columns(frame.columns, [PERSON], where="universe")
     exprs = []
     for name, text in audiences.items():
@@ -151,7 +139,7 @@ def evaluate(universe: Any, audiences: dict[str, str]) -> Any:
         out = frame.select(PERSON, *exprs)
     except pl.exceptions.PolarsError as err:
         raise InputError(f"an audience compares values of different types: {str(err).splitlines()[0]}") from None
-    return _back(out, was_polars)
+    return back(out)
 
 
 def sizes(members: Any, *, consent: Any = None, min_group_size: int = privacy.MIN_GROUP_SIZE) -> Any:
@@ -162,7 +150,7 @@ def sizes(members: Any, *, consent: Any = None, min_group_size: int = privacy.MI
     >>> sizes(m, min_group_size=2).rows()
     [('x', 3, 0.75, None, False)]
     """
-    frame, was_polars = _polars(members, "members")
+    frame, back = as_polars(members, where="members")
     total = frame.height
     names = [c for c in frame.columns if c != PERSON]
     ok = pl.Series(consent).fill_null(False) if consent is not None else None
@@ -172,8 +160,8 @@ def sizes(members: Any, *, consent: Any = None, min_group_size: int = privacy.MI
         rows.append({"audience": name, "persons": int(hit.sum()), "share": hit.sum() / total if total else 0.0,
                      "exportable": int((hit & ok).sum()) if ok is not None else None,
                      "too_small": bool(hit.sum() < min_group_size)})
-    return _back(pl.DataFrame(rows, schema={"audience": pl.String, "persons": pl.Int64, "share": pl.Float64,
-                                            "exportable": pl.Int64, "too_small": pl.Boolean}), was_polars)
+    return back(pl.DataFrame(rows, schema={"audience": pl.String, "persons": pl.Int64, "share": pl.Float64,
+                                           "exportable": pl.Int64, "too_small": pl.Boolean}))
 
 
 def composition(universe: Any, members: Any, *, audience: str, by: str,
@@ -186,8 +174,8 @@ def composition(universe: Any, members: Any, *, audience: str, by: str,
     >>> composition(u, m, audience="aud", by="city", min_group_size=1).select("city", "persons", "tgi").rows()
     [('x', 2, 200.0), ('y', 1, 50.0)]
     """
-    uni, was_polars = _polars(universe, "universe")
-    mem, _ = _polars(members, "members")
+    uni, back = as_polars(universe, where="universe")
+    mem, _ = as_polars(members, where="members")
     check_columns(uni.columns, [PERSON, by], where="universe")
     check_columns(mem.columns, [PERSON, audience], where="members")
     frame = uni.select(PERSON, pl.col(by).cast(pl.String)).join(mem.select(PERSON, audience), on=PERSON)
@@ -200,7 +188,7 @@ def composition(universe: Any, members: Any, *, audience: str, by: str,
            .with_columns(tgi=(pl.col("share") / pl.col("universe_share") * 100).round(1))
            .select(by, "persons", "share", "universe_share", "tgi").sort("persons", by, descending=[True, False]))
     out = privacy.suppress_small_groups(out, min_group_size=min_group_size, columns=["persons", "share", "tgi"])
-    return _back(out, was_polars)
+    return back(out)
 
 
 def overlaps(members: Any) -> Any:
@@ -210,7 +198,7 @@ def overlaps(members: Any) -> Any:
     >>> overlaps(m).filter(pl.col("audience") == "x").rows()
     [('x', 'x', 2, 1.0), ('x', 'y', 1, 0.3333333333333333)]
     """
-    frame, was_polars = _polars(members, "members")
+    frame, back = as_polars(members, where="members")
     names = [c for c in frame.columns if c != PERSON]
     rows = []
     for a in names:
@@ -218,7 +206,7 @@ def overlaps(members: Any) -> Any:
             both = int((frame[a] & frame[b]).sum())
             either = int((frame[a] | frame[b]).sum())
             rows.append({"audience": a, "other": b, "persons": both, "jaccard": both / either if either else 0.0})
-    return _back(pl.DataFrame(rows), was_polars)
+    return back(pl.DataFrame(rows))
 
 
 def intersections(members: Any, *, min_group_size: int = privacy.MIN_GROUP_SIZE, top: int = 15) -> Any:
@@ -231,14 +219,14 @@ def intersections(members: Any, *, min_group_size: int = privacy.MIN_GROUP_SIZE,
     >>> intersections(m, min_group_size=1).rows()
     [('x & y', 2, 2), ('x', 1, 1)]
     """
-    frame, was_polars = _polars(members, "members")
+    frame, back = as_polars(members, where="members")
     names = [c for c in frame.columns if c != PERSON]
     combo = pl.concat_str([pl.when(pl.col(n)).then(pl.lit(n)) for n in names], separator=" & ", ignore_nulls=True)
     counts = (frame.select(combo.alias("combination"), pl.sum_horizontal(names).alias("degree"))
               .filter(pl.col("degree") > 0).group_by("combination", "degree").agg(persons=pl.len())
               .filter(pl.col("persons") >= min_group_size)
               .sort(["persons", "combination"], descending=[True, False]).head(top))
-    return _back(counts.select("combination", "persons", pl.col("degree").cast(pl.Int64)), was_polars)
+    return back(counts.select("combination", "persons", pl.col("degree").cast(pl.Int64)))
 
 
 def chart_upset(inter: Any, audiences: list[str], *, lang: str = "zh", title: str | None = None) -> Any:
@@ -246,7 +234,7 @@ def chart_upset(inter: Any, audiences: list[str], *, lang: str = "zh", title: st
     from persona_kit.charts import FONT, PALETTE
     from persona_kit.i18n import label_or, t
 
-    inter, _ = _polars(inter, "intersections")
+    inter, _ = as_polars(inter, where="intersections")
     order = inter["combination"].to_list()
     dots = [{"combination": c, "audience": a, "member": a in c.split(" & ")} for c in order for a in audiences]
     bars = (alt.Chart(alt.Data(values=inter.to_dicts())).mark_bar(color=PALETTE[0]).encode(
@@ -285,7 +273,7 @@ def export_audience(universe: Any, *, name: str, definition: str, out_dir: str |
         A bad condition, no consent column, or fewer than ``min_group_size`` consented members.
     """
     _check_names({name: definition})
-    frame, _ = _polars(universe, "universe")
+    frame, _ = as_polars(universe, where="universe")
     members = evaluate(frame, {name: definition})
     chosen = frame.filter(members[name])
     consented = privacy.filter_consent(chosen.select(PERSON, consent_col) if consent_col in chosen.columns
@@ -293,7 +281,7 @@ def export_audience(universe: Any, *, name: str, definition: str, out_dir: str |
     privacy.check_export_size(consented.height, min_group_size=min_group_size, name=f"audience {name!r}")
     out = consented.select(PERSON).sort(PERSON)
     if contacts is not None:
-        contact, _ = _polars(contacts, "contacts")
+        contact, _ = as_polars(contacts, where="contacts")
         check_columns(contact.columns, [PERSON], where="contacts")
         kinds = [k for k in ("phone", "email") if k in contact.columns]
         if not kinds:
@@ -352,14 +340,14 @@ def trigger_panel(events: Any = None, orders: Any = None, *, start: Any, end: An
     given = [f for f in (events, orders) if f is not None]
     if not given:
         raise InputError("trigger_panel needs events or orders")
-    was_polars = _polars(given[0], "events" if events is not None else "orders")[1]
+    back = as_polars(given[0], where="events" if events is not None else "orders")[1]
     first, last = (dt.date.fromisoformat(str(d)) for d in (start, end))
     if last < first:
         raise InputError(f"the backtest ends ({last}) before it starts ({first})")
     parts, persons = [], []
     horizon = pl.col("day").is_between(first, last)
     if events is not None:
-        ev, _ = _polars(events, "events")
+        ev, _ = as_polars(events, where="events")
         check_columns(ev.columns, [PERSON, "event_ts", "event_type"], where="events")
         cat = pl.col(category_col).fill_null("") if category_col in ev.columns else pl.lit("")
         daily = (ev.lazy().filter(pl.col("event_type").is_in(["view", "cart"]))
@@ -375,7 +363,7 @@ def trigger_panel(events: Any = None, orders: Any = None, *, start: Any, end: An
                 pl.col("views").max().alias(f"max_category_views_{w}d")))
     order_days = None
     if orders is not None:
-        od, _ = _polars(orders, "orders")
+        od, _ = as_polars(orders, where="orders")
         check_columns(od.columns, [PERSON, "order_ts"], where="orders")
         kept = od.lazy().filter(pl.col("status") == "paid") if "status" in od.columns else od.lazy()
         key = "order_id" if "order_id" in od.columns else "order_ts"
@@ -398,7 +386,7 @@ def trigger_panel(events: Any = None, orders: Any = None, *, start: Any, end: An
                 .with_columns(orders_total=pl.col("orders_total").fill_null(0).cast(pl.Int64),
                               days_since_order=(pl.col("day") - pl.col("last_order")).dt.total_days())
                 .drop("last_order"))
-    return _back(grid.sort(PERSON, "day").collect(), was_polars)
+    return back(grid.sort(PERSON, "day").collect())
 
 
 def backtest_triggers(panel: Any, rules: dict[str, str], *, orders: Any = None, cap_days: int = 7,
@@ -419,7 +407,7 @@ def backtest_triggers(panel: Any, rules: dict[str, str], *, orders: Any = None, 
     by both rules of a pair).
     """
     _check_names(rules)
-    panel, was_polars = _polars(panel, "panel")
+    panel, back = as_polars(panel, where="panel")
     check_columns(panel.columns, [PERSON, "day"], where="panel")
     if not isinstance(cap_days, int) or cap_days < 0:
         raise InputError(f"cap_days must be a whole number of days ≥ 0, got {cap_days!r}")
@@ -438,7 +426,7 @@ def backtest_triggers(panel: Any, rules: dict[str, str], *, orders: Any = None, 
             last[person] = day
     fires = fires.with_columns(sent=pl.Series(sent, dtype=pl.Boolean)).drop("_order")
     if orders is not None:
-        od, _ = _polars(orders, "orders")
+        od, _ = as_polars(orders, where="orders")
         kept = od.filter(pl.col("status") == "paid") if "status" in od.columns else od
         buys = kept.select(PERSON, _day("order_ts")).unique().rename({"day": "order_day"})
         later = (fires.select(PERSON, "day").unique().join(buys, on=PERSON)
@@ -459,4 +447,4 @@ def backtest_triggers(panel: Any, rules: dict[str, str], *, orders: Any = None, 
                              "jaccard": len(who[a] & who[b]) / len(who[a] | who[b]) if who[a] | who[b] else 0.0}
                             for a in rules for b in rules])
     out = {"fires": fires, "daily": daily, "summary": summary, "overlap": overlap}
-    return {name: _back(frame, was_polars) for name, frame in out.items()}
+    return {name: back(frame) for name, frame in out.items()}

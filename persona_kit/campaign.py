@@ -37,7 +37,7 @@ from persona_kit.privacy import MIN_GROUP_SIZE
 
 __all__ = ["assign_arms", "power_proportions", "power_means", "campaign_outcomes", "srm_check",
            "arm_summary", "lift", "segment_effects", "roi", "Review", "review", "UpliftModel",
-           "uplift_curves", "auuc", "evaluate_uplift", "read_results", "chart_effects"]
+           "uplift_curves", "auuc", "evaluate_uplift", "read_results"]
 
 
 # --- design ------------------------------------------------------------------------------------------
@@ -522,38 +522,6 @@ def review(results: Any, *, arm_col: str = "arm", control: str = "control", outc
         return out
     return Review(*(v.to_pandas() if isinstance(v, pl.DataFrame) else v for v in
                     (out.arms, out.effects, out.srm, out.segments, out.roi)))
-
-
-def chart_effects(effects: Any, *, label: str, value: str = "lift", lang: str = "zh", title: str | None = None,
-                  percent: bool = True) -> Any:
-    """A forest plot: each row's ``value`` as a point with its ``ci_low`` – ``ci_high`` interval, and zero.
-
-    ``title`` is already-translated text (it may carry the metric's name).
-
-    >>> e = pl.DataFrame({"arm": ["a", "b"], "lift": [0.02, 0.1], "ci_low": [-0.01, 0.05], "ci_high": [0.05, 0.15]})
-    >>> [layer["mark"]["type"] for layer in chart_effects(e, label="arm").to_dict()["layer"]]
-    ['rule', 'rule', 'point']
-    """
-    import altair as alt
-
-    from persona_kit.charts import _finish
-    from persona_kit.i18n import label_or
-
-    frame = _frame(effects, [label, value, "ci_low", "ci_high"], "effects").drop_nulls(value)
-    rows = frame.select(label, value, "ci_low", "ci_high").to_dicts()
-    order = frame[label].to_list()
-    fmt = ".1%" if percent else ",.2f"
-    title_of = {c: label_or(f"col.{c}", lang, c) for c in (label, value, "ci_low", "ci_high")}
-    y = alt.Y(f"{label}:N", sort=order, title=title_of[label])
-    tips = [alt.Tooltip(f"{c}:Q", format=fmt, title=title_of[c]) for c in (value, "ci_low", "ci_high")]
-    data = alt.Data(values=rows)
-    zero = alt.Chart(alt.Data(values=[{"x": 0}])).mark_rule(strokeDash=[4, 4], color="#999").encode(x="x:Q")
-    bars = alt.Chart(data).mark_rule(strokeWidth=2).encode(
-        x=alt.X("ci_low:Q", title=title_of[value], axis=alt.Axis(format=fmt)), x2="ci_high:Q", y=y, tooltip=tips)
-    points = alt.Chart(data).mark_point(filled=True, size=70).encode(x=f"{value}:Q", y=y, tooltip=[
-        alt.Tooltip(f"{label}:N", title=title_of[label]), *tips])
-    chart = _finish(alt.layer(zero, bars, points), lang=lang, title=None, height=max(60, 28 * len(rows)))
-    return chart.properties(title=title) if title else chart
 
 
 # --- uplift ------------------------------------------------------------------------------------------

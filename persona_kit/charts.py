@@ -604,6 +604,36 @@ def chart_k_choice(df: Any, *, k: str = "k", metrics: tuple[str, ...] = ("silhou
     return _finish(alt.hconcat(*panels), lang=lang, title=title, width=None)
 
 
+def chart_effects(df: Any, *, label: str, value: str = "lift", lang: str = "zh", title: str | None = None,
+                  title_values: dict[str, Any] | None = None, percent: bool = True) -> alt.LayerChart:
+    """Forest plot: each row's ``value`` as a point with its ``ci_low`` – ``ci_high`` interval, and a dashed
+    zero line; rows keep the input's order. ``title`` is a label key, filled from ``title_values``.
+
+    >>> import polars as pl
+    >>> e = pl.DataFrame({"arm": ["a", "b"], "lift": [0.02, 0.1], "ci_low": [-0.01, 0.05], "ci_high": [0.05, 0.15]})
+    >>> [layer["mark"]["type"] for layer in chart_effects(e, label="arm").to_dict()["layer"]]
+    ['rule', 'rule', 'point']
+    """
+    frame = _read(df, [label, value, "ci_low", "ci_high"]).filter(~nw.col(value).is_null())
+    rows = _records(frame.select(label, value, "ci_low", "ci_high"))
+    order = _order(frame, label)
+    fmt = ".1%" if percent else ",.2f"
+    title_of = {c: _label(c, lang) for c in (label, value, "ci_low", "ci_high")}
+    y = alt.Y(label, type="nominal", sort=order, title=title_of[label])
+    tips = [alt.Tooltip(c, type="quantitative", format=fmt, title=title_of[c]) for c in (value, "ci_low", "ci_high")]
+    data = alt.Data(values=rows)
+    zero = alt.Chart(alt.Data(values=[{"x": 0}])).mark_rule(strokeDash=[4, 4], color="#999").encode(
+        x=alt.X("x", type="quantitative"))
+    bars = alt.Chart(data).mark_rule(strokeWidth=2).encode(
+        x=alt.X("ci_low", type="quantitative", title=title_of[value], axis=alt.Axis(format=fmt)),
+        x2="ci_high", y=y, tooltip=tips)
+    points = alt.Chart(data).mark_point(filled=True, size=70).encode(
+        x=alt.X(value, type="quantitative"), y=y,
+        tooltip=[alt.Tooltip(label, type="nominal", title=title_of[label]), *tips])
+    chart = _finish(alt.layer(zero, bars, points), lang=lang, title=None, height=max(60, 28 * len(rows)))
+    return chart.properties(title=t(title, lang, **(title_values or {}))) if title else chart
+
+
 # --- tables and static files -------------------------------------------------------------------------
 
 # inline styles: JupyterLab's own table rules (right-aligned, specificity 0-2-1) beat a <style> block
