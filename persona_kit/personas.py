@@ -107,16 +107,13 @@ def persona_features(events: Any = None, orders: Any = None, customers: Any = No
 
     Returns an eager polars frame, one row per person (the inputs are the step 03 tables).
     """
-    from persona_kit import clean, features
+    from persona_kit import features
     from persona_kit.models import interest_scores, interest_wide
+    from persona_kit.segments import kept_purchases
 
     out, _ = as_polars(features.build_features(events, orders, None, customers, as_of=as_of, windows=windows,
                                                person_col=person_col), where="features")
-    kept = None
-    if orders is not None:
-        frame, _ = as_polars(orders, where="orders")
-        renamed = "source_customer_id" not in frame.columns and "source_key" in frame.columns
-        kept = clean.netted_purchases(frame.rename({"source_key": "source_customer_id"}) if renamed else frame)
+    kept = as_polars(kept_purchases(orders), where="orders")[0] if orders is not None else None
     with_category = [f if f is not None and "category" in nw.from_native(f).columns else None for f in (events, kept)]
     if any(f is not None for f in with_category):  # no category anywhere (e.g. Online Retail): no interests
         scores = interest_scores(*with_category, as_of=as_of, half_life_days=half_life_days, person_col=person_col)

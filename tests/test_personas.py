@@ -178,3 +178,17 @@ def test_sample_personas_recover_the_planted_ones(sample_tables):  # noqa: F811
     assert joined.height == people.height == 5_007
     ari = adjusted_rand_score(joined["persona"], joined["persona_id"])
     assert ari >= 0.8, ari
+
+
+def test_persona_features_without_categories_has_no_interest_columns():
+    import datetime as dt
+
+    orders = pl.DataFrame({"person_id": ["a", "a", "b"], "source_key": "k", "order_id": ["1", "2", "3"],
+                           "status": "paid", "quantity": 1.0, "unit_price": [5.0, 7.0, 9.0],
+                           "amount": [5.0, 7.0, 9.0], "net_quantity": 1.0, "net_amount": [5.0, 7.0, 9.0],
+                           "order_ts": [dt.datetime(2024, 1, 1), dt.datetime(2024, 5, 1), dt.datetime(2023, 3, 1)]})
+    f = personas.persona_features(None, orders, as_of="2024-06-30")
+    assert f.select("person_id", "orders_730d", "days_since_last_purchase").rows() == [("a", 2, 60), ("b", 1, 487)]
+    assert not [c for c in f.columns if c.startswith("interest_")]
+    assert personas.usable_columns(f, personas.DEFAULT_FEATURES) == ["orders_730d", "aov_730d",
+                                                                      "days_since_last_purchase"]
