@@ -372,3 +372,39 @@ def test_credit_is_identical_whatever_the_row_order():
     first = jr.compare_models(journeys, n_boot=30)
     for seed in (1, 2):
         assert jr.compare_models(journeys.sample(fraction=1.0, shuffle=True, seed=seed), n_boot=30).equals(first)
+
+
+def test_markov_matches_an_independent_power_iteration_on_random_journeys():
+    rng = np.random.default_rng(11)
+    names, rows = list("ABCD"), []
+    for j in range(400):
+        path = [str(c) for c in rng.choice(names, int(rng.integers(1, 6)))]
+        won = bool(rng.random() < 0.35)
+        rows += [{"journey_id": f"j{j}", "channel": c, "campaign": None, "position": k + 1, "converted": won,
+                  "revenue": 1.0 if won else 0.0} for k, c in enumerate(path)]
+    journeys = pl.DataFrame(rows)
+    # independent: count transitions by hand, make the absorbing chain, take its 200th power
+    states = ["start", *names, "conv", "null"]
+    counts = np.zeros((7, 7))
+    for _, g in journeys.group_by("journey_id"):
+        seq = ["start", *g.sort("position")["channel"], "conv" if g["converted"][0] else "null"]
+        for a, b in zip(seq[:-1], seq[1:], strict=False):
+            counts[states.index(a), states.index(b)] += 1
+    counts[5, 5] = counts[6, 6] = 1
+
+    def p_conv(removed: str | None) -> float:
+        m = counts.copy()
+        if removed:
+            i = states.index(removed)
+            m[:, 6] += m[:, i]
+            m[:, i] = 0
+            m[i] = 0
+            m[i, 6] = 1
+        m = m / m.sum(axis=1, keepdims=True)
+        return float(np.linalg.matrix_power(m, 200)[0, 5])
+
+    base = p_conv(None)
+    expected = {c: 1 - p_conv(c) / base for c in names}
+    out = jr.markov_removal(journeys)
+    assert out["p_conversion"][0] == pytest.approx(base, rel=1e-9)
+    assert dict(out.select("channel", "removal_effect").rows()) == pytest.approx(expected, rel=1e-9)
