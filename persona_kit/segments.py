@@ -414,9 +414,10 @@ def segment_table(persons: Any, orders: Any, events: Any = None, reviews: Any = 
     out = _polars(base).select(person_col).unique(person_col)
     for part in (rfm, life, aipl.drop(list(AIPL_STAGES))):
         out = out.join(_polars(part), on=person_col, how="left")
-    out = out.sort(person_col)
-    return out.collect().to_pandas() if base.implementation.is_pandas_like() and eager else (
-        out.collect() if eager else out)
+    out = out.sort(person_col).collect()
+    if not eager:
+        return out.lazy()
+    return out.to_pandas() if base.implementation.is_pandas_like() else out
 
 
 def kept_purchases(orders: Any) -> Any:
