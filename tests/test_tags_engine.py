@@ -112,11 +112,11 @@ def test_pandas_and_polars_give_the_same_tags(tmp_path):
     from_pandas = compute_tags(frame.to_pandas(), catalog, as_of=AS_OF)
     from_polars = compute_tags(frame, catalog, as_of=AS_OF)
     assert isinstance(from_pandas, pd.DataFrame) and isinstance(from_polars, pl.DataFrame)
-    pd.testing.assert_frame_equal(from_pandas, from_polars.to_pandas())
+    assert pl.from_pandas(from_pandas).equals(from_polars)
     attrs_frame = frame.drop("as_of").to_pandas()
     attrs_frame.attrs["as_of"] = "2024-06-30"
     pd.testing.assert_frame_equal(compute_tags(attrs_frame, catalog, as_of=AS_OF), from_pandas)
-    pd.testing.assert_frame_equal(wide(from_pandas), wide(from_polars).to_pandas())
+    assert pl.from_pandas(wide(from_pandas)).equals(wide(from_polars))
 
 
 def test_as_of_is_enforced(tmp_path):
@@ -187,3 +187,33 @@ def test_default_catalog_runs_on_features():
     assert values(long, "churn_risk")["p0"] == "低" and values(long, "churn_risk")["p11"] == "高"
     assert isinstance(compute_tags(frame.to_pandas(), catalog, as_of=AS_OF, model_outputs=scores.to_pandas()),
                       pd.DataFrame)
+
+
+def _sorted(long: pl.DataFrame) -> pl.DataFrame:
+    return long.sort("tag_id", "person_id")
+
+
+def test_the_default_catalog_gives_the_same_tags_on_duckdb_and_stays_lazy():
+    duckdb = pytest.importorskip("duckdb")
+    frame, catalog = default_features(), load_catalog()
+    scores = frame.select("person_id", churn_probability=pl.col("views_30d").fill_null(0) / 200,
+                          clv_365d=pl.col("spend_365d"))
+    expected = compute_tags(frame, catalog, as_of=AS_OF, model_outputs=scores)
+    got = compute_tags(duckdb.from_arrow(frame.to_arrow()), catalog, as_of=AS_OF,
+                       model_outputs=duckdb.from_arrow(scores.to_arrow()))
+    assert type(got).__name__ == "DuckDBPyRelation"
+    assert _sorted(got.pl()).equals(_sorted(expected))
+
+
+def test_the_default_catalog_gives_the_same_tags_on_pyspark(spark):
+    frame, catalog = default_features(), load_catalog()
+    scores = frame.select("person_id", churn_probability=pl.col("views_30d").fill_null(0) / 200,
+                          clv_365d=pl.col("spend_365d"))
+    expected = compute_tags(frame, catalog, as_of=AS_OF, model_outputs=scores)
+    rows = frame.to_pandas()
+    for column in ("as_of", *(c for c in frame.columns if c.endswith("_date"))):
+        rows[column] = rows[column].dt.date  # Spark DateType, as features built on Spark carry
+    got = compute_tags(spark.createDataFrame(rows), catalog, as_of=AS_OF,
+                       model_outputs=spark.createDataFrame(scores.to_pandas()))
+    assert hasattr(got, "toPandas")  # a Spark DataFrame
+    assert _sorted(pl.from_pandas(got.toPandas()).cast(expected.schema)).equals(_sorted(expected))

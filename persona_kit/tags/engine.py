@@ -32,10 +32,11 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+import narwhals as nw
 import polars as pl
 
 from persona_kit.errors import InputError, check_columns
-from persona_kit.frames import as_polars
+from persona_kit.frames import as_polars, collect_like, lazy_input
 from persona_kit.tags.catalog import Catalog, Tag
 from persona_kit.tags.expressions import compile_condition
 
@@ -80,10 +81,11 @@ def _attrs(frame: Any) -> dict:
     return dict(getattr(frame, "attrs", {}) or {})
 
 
-def _check_as_of(frame: pl.DataFrame, attrs: dict, as_of: dt.date, name: str, *, required: bool) -> None:
-    if "as_of" in frame.columns:
-        dates = {to_date(d, name=f"{name}.as_of") for d in frame["as_of"].drop_nulls().unique().to_list()}
-        if frame["as_of"].null_count() or len(dates) > 1:
+def _check_as_of(lf: nw.LazyFrame, attrs: dict, as_of: dt.date, name: str, *, required: bool) -> None:
+    if "as_of" in lf.collect_schema().names():
+        found_dates = lf.select("as_of").unique().collect()["as_of"].to_list()
+        dates = {to_date(d, name=f"{name}.as_of") for d in found_dates if d is not None}
+        if None in found_dates or len(dates) > 1:
             raise InputError(f"{name} mix several as_of dates {sorted(str(d) for d in dates)} or nulls; "
                              "tag one snapshot at a time")
         found = next(iter(dates), None)
@@ -99,22 +101,31 @@ def _check_as_of(frame: pl.DataFrame, attrs: dict, as_of: dt.date, name: str, *,
                          "(tags and features must describe the same day)")
 
 
+def _one_row_each(lf: nw.LazyFrame, person_col: str, name: str) -> None:
+    if lf.group_by(person_col).agg(nw.len().alias("_n")).filter(nw.col("_n") > 1).head(1).collect().shape[0]:
+        raise InputError(f"{name} have duplicate {person_col} values; give one row per person")
+
+
 def compute_tags(features: Any, catalog: Catalog, *, as_of: Any, model_outputs: Any = None,
                  person_col: str = "person_id") -> Any:
     """Evaluate every tag of ``catalog`` for every person in ``features``.
 
+    Written in narwhals: pandas, polars (eager or lazy), duckdb and pyspark frames all work and give the
+    same values; the result is the kind of ``features`` (a lazy input stays lazy).
+
     Parameters
     ----------
     features
-        One row per person (pandas or polars): ``person_col``, the feature columns the catalog reads and
-        an ``as_of`` column (see the module docstring).
+        One row per person: ``person_col``, the feature columns the catalog reads and an ``as_of`` column
+        (see the module docstring).
     catalog
         From :func:`~persona_kit.tags.catalog.load_catalog` (``catalog.select([...])`` for a subset).
     as_of
         The snapshot date (``date`` or ``YYYY-MM-DD``).
     model_outputs
-        ``person_col`` + the model score columns model tags read (e.g. ``churn_probability``); persons
-        missing from it get no model tag values. Needed only when the catalog has model tags.
+        ``person_col`` + the model score columns model tags read (e.g. ``churn_probability``), the same
+        kind of frame as ``features``; persons missing from it get no model tag values. Needed only when
+        the catalog has model tags.
     person_col
         The person id column of both frames; the output calls it ``person_id``.
 
@@ -122,7 +133,7 @@ def compute_tags(features: Any, catalog: Catalog, *, as_of: Any, model_outputs: 
     -------
     DataFrame (the kind of ``features``)
         Long form ``person_id, tag_id, value (String), as_of (Date)``: tags in catalog order, persons in
-        input order.
+        input order (on engines that keep an order).
 
     Raises
     ------
@@ -131,96 +142,102 @@ def compute_tags(features: Any, catalog: Catalog, *, as_of: Any, model_outputs: 
         duplicate persons, or a condition that does not fit the column types.
     """
     as_of = to_date(as_of)
-    frame, back = as_polars(features, where="features")
-    _check_as_of(frame, _attrs(features), as_of, "features", required=True)
-    check_columns(frame.columns, [person_col], where="features")
-    if frame[person_col].is_duplicated().any():
-        raise InputError(f"features have duplicate {person_col} values; give one row per person")
-    frame = frame.rename({person_col: "person_id"}) if person_col != "person_id" else frame
+    lf, eager = lazy_input(features, [person_col], "features")
+    _check_as_of(lf, _attrs(features), as_of, "features", required=True)
+    _one_row_each(lf, person_col, "features")
+    lf = lf.rename({person_col: "person_id"}) if person_col != "person_id" else lf
     model_tags = [t for t in catalog if t.type == "model"]
     if model_tags:
         if model_outputs is None:
             raise InputError(f"the catalog has model tags {[t.id for t in model_tags]}; pass model_outputs "
                              f"(a frame of {person_col} and {sorted({t.definition['column'] for t in model_tags})})")
-        scores, _ = as_polars(model_outputs, where="model_outputs")
-        _check_as_of(scores, _attrs(model_outputs), as_of, "model_outputs", required=False)
-        check_columns(scores.columns, [person_col], where="model_outputs")
         wanted = sorted({t.definition["column"] for t in model_tags})
-        check_columns(scores.columns, wanted, where="model_outputs")
-        if scores[person_col].is_duplicated().any():
-            raise InputError(f"model_outputs have duplicate {person_col} values; give one row per person")
-        scores = scores.select(pl.col(person_col).alias("person_id"), *[pl.col(c).alias(f"__model_{c}") for c in wanted])
-        frame = frame.join(scores, on="person_id", how="left")
-    values = [_tag_value(tag, frame).alias(tag.id) for tag in catalog]
+        scores, _ = lazy_input(model_outputs, [person_col], "model_outputs")
+        _check_as_of(scores, _attrs(model_outputs), as_of, "model_outputs", required=False)
+        check_columns(scores.collect_schema().names(), wanted, where="model_outputs")
+        _one_row_each(scores, person_col, "model_outputs")
+        if scores.implementation != lf.implementation:
+            raise InputError(f"model_outputs must be the same kind of frame as features ({lf.implementation}), "
+                             f"got {scores.implementation}")
+        scores = scores.select(nw.col(person_col).alias("person_id"), *[nw.col(c).alias(f"__model_{c}") for c in wanted])
+        lf = lf.join(scores, on="person_id", how="left")
+    columns = lf.collect_schema().names()
+    values = [_tag_value(tag, columns).alias(tag.id) for tag in catalog]
+    if not values:
+        long = lf.select(nw.col("person_id"), nw.lit(None, dtype=nw.String).alias("tag_id"),
+                         nw.lit(None, dtype=nw.String).alias("value")).filter(nw.lit(False))
+    else:
+        long = lf.select("person_id", *values).unpivot(index="person_id", variable_name="tag_id",
+                                                        value_name="value")
+    out = (long.filter(~nw.col("value").is_null())
+           .with_columns(nw.col("person_id").cast(nw.String), nw.lit(as_of, dtype=nw.Date).alias("as_of"))
+           .select(*TAG_COLUMNS))
+    if not eager:
+        return out.to_native()
     try:
-        computed = frame.select("person_id", *values)
-    except pl.exceptions.PolarsError as err:
-        raise _locate(err, catalog, frame) from err
-    long = computed.unpivot(index="person_id", variable_name="tag_id", value_name="value") if len(catalog) \
-        else pl.DataFrame(schema={"person_id": frame["person_id"].dtype, "tag_id": pl.String, "value": pl.String})
-    return back(long.drop_nulls("value")
-                .with_columns(pl.col("person_id").cast(pl.String), pl.lit(as_of, dtype=pl.Date).alias("as_of"))
-                .select(TAG_COLUMNS))
+        return collect_like(out, eager)
+    except Exception as err:  # the engine's own error type (polars, pandas, …); named by tag below
+        raise _locate(err, catalog, lf, columns) from err
 
 
-def _locate(err: Exception, catalog: Catalog, frame: pl.DataFrame) -> InputError:
+def _locate(err: Exception, catalog: Catalog, lf: nw.LazyFrame, columns: list[str]) -> InputError:
     """Find the first tag whose expression fails on its own, to name it in the error."""
     for tag in catalog:
         try:
-            frame.select(_tag_value(tag, frame))
-        except pl.exceptions.PolarsError as own:
+            lf.select(_tag_value(tag, columns)).collect()
+        except Exception as own:  # noqa: BLE001 - any engine error; reported by tag
             first = str(own).strip().splitlines()[0]
             return InputError(f"tag {tag.id!r}: cannot evaluate {tag.conditions() or tag.definition} on the "
                               f"features: {first}; check the column types")
     return InputError(f"cannot compute tags: {str(err).strip().splitlines()[0]}")
 
 
-def _text(expr: pl.Expr, value_type: str) -> pl.Expr:
+def _text(expr: nw.Expr, value_type: str) -> nw.Expr:
     if value_type == "bool":
-        return pl.when(expr).then(pl.lit("true")).when(~expr).then(pl.lit("false"))
-    return expr.cast(pl.String)
+        return nw.when(expr).then(nw.lit("true")).when(~expr).then(nw.lit("false"))
+    return expr.cast(nw.String)
 
 
-def _column(tag: Tag, frame: pl.DataFrame) -> pl.Expr:
+def _column(tag: Tag, columns: list[str]) -> nw.Expr:
     name = tag.definition["column"]
     source = f"__model_{name}" if tag.type == "model" else name
-    available = [c for c in frame.columns if not c.startswith("__model_")]
-    if source not in frame.columns:
+    available = [c for c in columns if not c.startswith("__model_")]
+    if source not in columns:
         check_columns(available, [name], where=f"features (tag {tag.id!r})")
-    return pl.col(source)
+    return nw.col(source)
 
 
-def _condition(tag: Tag, text: str, frame: pl.DataFrame) -> pl.Expr:
+def _condition(tag: Tag, text: str, columns: list[str]) -> nw.Expr:
     try:
-        return compile_condition(text, [c for c in frame.columns if not c.startswith("__model_")])
+        return compile_condition(text, [c for c in columns if not c.startswith("__model_")], narwhals=True)
     except InputError as err:
         raise InputError(f"tag {tag.id!r}: {err}") from None
 
 
-def _tag_value(tag: Tag, frame: pl.DataFrame) -> pl.Expr:
+def _tag_value(tag: Tag, columns: list[str]) -> nw.Expr:
     d = tag.definition
     if tag.type == "rule":
         if "when" in d:
-            return _text(_condition(tag, d["when"], frame).fill_null(False), "bool")
+            return _text(_condition(tag, d["when"], columns).fill_null(False), "bool")
         if "cases" in d:
-            out = pl.when(_condition(tag, d["cases"][0]["when"], frame).fill_null(False)) \
-                .then(pl.lit(str(d["cases"][0]["value"])))
+            out = nw.when(_condition(tag, d["cases"][0]["when"], columns).fill_null(False)) \
+                .then(nw.lit(str(d["cases"][0]["value"])))
             for case in d["cases"][1:]:
-                out = out.when(_condition(tag, case["when"], frame).fill_null(False)).then(pl.lit(str(case["value"])))
+                out = out.when(_condition(tag, case["when"], columns).fill_null(False)).then(nw.lit(str(case["value"])))
             default = d.get("default")
-            return out.otherwise(pl.lit(None if default is None else str(default), dtype=pl.String))
-        return _text(_column(tag, frame), tag.value_type)
-    score = _column(tag, frame).cast(pl.Float64)
+            return out.otherwise(nw.lit(None if default is None else str(default), dtype=nw.String))
+        return _text(_column(tag, columns), tag.value_type)
+    score = _column(tag, columns).cast(nw.Float64)
     if "where" in d:
-        score = pl.when(_condition(tag, d["where"], frame).fill_null(False)).then(score)
+        score = nw.when(_condition(tag, d["where"], columns).fill_null(False)).then(score)
     if "quantiles" in d or "bins" in d:
         cuts = [score.quantile(q, interpolation="linear") for q in d["quantiles"]] if "quantiles" in d \
-            else [pl.lit(float(b)) for b in d["bins"]]
+            else [nw.lit(float(b)) for b in d["bins"]]
         labels = [str(label) for label in d["labels"]]
-        out = pl.when(score.is_null()).then(pl.lit(None, dtype=pl.String))
+        out = nw.when(score.is_null()).then(nw.lit(None, dtype=nw.String))
         for cut, label in zip(cuts, labels, strict=False):
-            out = out.when(score <= cut).then(pl.lit(label))
-        return out.otherwise(pl.lit(labels[-1]))
+            out = out.when(score <= cut).then(nw.lit(label))
+        return out.otherwise(nw.lit(labels[-1]))
     if "above_quantile" in d:
         return _text(score > score.quantile(d["above_quantile"], interpolation="linear"), "bool")
     if "threshold" in d:

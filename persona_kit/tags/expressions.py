@@ -1,9 +1,9 @@
-"""A small, safe condition language over feature columns, compiled to polars expressions.
+"""A small, safe condition language over feature columns, compiled to polars (or narwhals) expressions.
 
 Tag rules (and, later, audiences) are written as text such as ``views_30d >= 3 and orders_30d == 0``.
 The text is tokenized and parsed by hand into a tree of :class:`Node` objects — nothing is passed to
-``eval`` and no Python is executed — and the tree is compiled to a :class:`polars.Expr` against a known
-set of columns.
+``eval`` and no Python is executed — and the tree is compiled to a :class:`polars.Expr` (or, for code
+that runs on any backend such as pyspark, a narwhals expression) against a known set of columns.
 
 Grammar (lowest precedence first; keywords are case-insensitive)::
 
@@ -40,17 +40,21 @@ persona_kit.errors.InputError: unexpected token '>=' at position 13 in "views_30
 
 from __future__ import annotations
 
+import functools
+import operator
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import narwhals as nw
 import polars as pl
 
 from persona_kit.errors import InputError, did_you_mean
 
 __all__ = [
     "Node", "Column", "Literal", "Compare", "InList", "IsNull", "Not", "BoolOp",
-    "COMPARISONS", "KEYWORDS", "tokenize", "parse", "to_polars", "columns_of", "compile_condition",
+    "COMPARISONS", "KEYWORDS", "tokenize", "parse", "to_polars", "to_narwhals", "columns_of",
+    "compile_condition",
 ]
 
 COMPARISONS = (">=", ">", "<=", "<", "==", "!=")
@@ -365,6 +369,24 @@ def to_polars(node: Node, columns: Iterable[str], *, text: str | None = None) ->
     ...
     persona_kit.errors.InputError: unknown column 'view_30d' at position 0 in "view_30d > 1"; did you mean 'views_30d'?
     """
+    _check_known(node, columns, text)
+    return _compile(node, pl)
+
+
+def to_narwhals(node: Node, columns: Iterable[str], *, text: str | None = None) -> nw.Expr:
+    """Like :func:`to_polars`, as a narwhals expression (for frames of any backend: polars, pandas, duckdb,
+    pyspark).
+
+    >>> import polars as pl, narwhals as nw
+    >>> frame = nw.from_native(pl.DataFrame({"city": ["上海", "成都", None]}))
+    >>> frame.select(to_narwhals(parse("city in ['上海']"), frame.columns).alias("x"))["x"].to_list()
+    [True, False, None]
+    """
+    _check_known(node, columns, text)
+    return _compile(node, nw)
+
+
+def _check_known(node: Node, columns: Iterable[str], text: str | None) -> None:
     known = list(columns)
     for name, pos in sorted(_column_positions(node), key=lambda p: p[1]):
         if name not in known:
@@ -372,7 +394,6 @@ def to_polars(node: Node, columns: Iterable[str], *, text: str | None = None) ->
             where = f' in "{text}"' if text is not None else ""
             hint = f"; did you mean {near!r}?" if near else f"; known columns: {sorted(known)}"
             raise InputError(f"unknown column {name!r} at position {pos}{where}{hint}")
-    return _compile(node)
 
 
 def _column_positions(node: Node) -> list[tuple[str, int]]:
@@ -393,26 +414,29 @@ _OPS = {
 }
 
 
-def _compile(node: Node) -> pl.Expr:
+def _compile(node: Node, ns=pl):
+    """The expression of ``node`` built with ``ns``: the polars or the narwhals module (same API)."""
     if isinstance(node, Column):
-        return pl.col(node.name)
+        return ns.col(node.name)
     if isinstance(node, Literal):
-        return pl.lit(node.value)
+        return ns.lit(node.value)
     if isinstance(node, Compare):
-        return _OPS[node.op](_compile(node.left), _compile(node.right))
+        return _OPS[node.op](_compile(node.left, ns), _compile(node.right, ns))
     if isinstance(node, InList):
-        operand = _compile(node.operand)
-        # one equality per value: numbers compare across int / float as ``==`` does; a null operand gives null
-        hit = pl.any_horizontal([operand == pl.lit(v) for v in node.values]) if node.values \
-            else pl.when(operand.is_null()).then(None).otherwise(pl.lit(False))
+        operand = _compile(node.operand, ns)
+        # one equality per value, or-ed (Kleene): numbers compare across int / float as ``==`` does; a null
+        # operand gives null
+        hits = [operand == ns.lit(v) for v in node.values]
+        hit = functools.reduce(operator.or_, hits) if hits \
+            else ns.when(operand.is_null()).then(ns.lit(None, dtype=ns.Boolean)).otherwise(ns.lit(False))
         return ~hit if node.negated else hit
     if isinstance(node, IsNull):
-        operand = _compile(node.operand)
-        return operand.is_not_null() if node.negated else operand.is_null()
+        operand = _compile(node.operand, ns)
+        return ~operand.is_null() if node.negated else operand.is_null()
     if isinstance(node, Not):
-        return ~_compile(node.operand)
+        return ~_compile(node.operand, ns)
     if isinstance(node, BoolOp):
-        parts = [_compile(n) for n in node.operands]
+        parts = [_compile(n, ns) for n in node.operands]
         out = parts[0]
         for part in parts[1:]:
             out = (out & part) if node.op == "and" else (out | part)
@@ -420,12 +444,12 @@ def _compile(node: Node) -> pl.Expr:
     raise TypeError(f"not an expression node: {node!r}")  # pragma: no cover - internal
 
 
-def compile_condition(text: str, columns: Iterable[str]) -> pl.Expr:
-    """``to_polars(parse(text), columns, text=text)`` in one call.
+def compile_condition(text: str, columns: Iterable[str], *, narwhals: bool = False) -> pl.Expr | nw.Expr:
+    """``to_polars(parse(text), columns, text=text)`` in one call (``to_narwhals`` with ``narwhals=True``).
 
     >>> import polars as pl
     >>> frame = pl.DataFrame({"city": ["上海", "成都", None]})
     >>> frame.select(compile_condition("city in ['上海', '北京']", frame.columns).alias("x"))["x"].to_list()
     [True, False, None]
     """
-    return to_polars(parse(text), columns, text=text)
+    return (to_narwhals if narwhals else to_polars)(parse(text), columns, text=text)
