@@ -38,8 +38,14 @@ test: setup browser ## run the whole test suite (unit, notebooks, reports in hea
 lint: setup ## ruff over the package, tests and notebooks
 	$(BIN)/ruff check persona_kit tests notebooks
 
-lab: setup ## start JupyterLab on the notebooks
-	$(BIN)/jupyter lab notebooks
+LAB_PORT ?= 8888
+lab: setup ## start JupyterLab on the project at http://localhost:8888/lab (LAB_PORT=...), notebooks/ open, .venv kernel
+	@$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (persona-kit)" >/dev/null
+	@test -d runs/sample || echo "note: no runs/sample yet: run the notebooks in order from 01, or \`make report\` first"
+	@echo "JupyterLab: open the http://localhost:$(LAB_PORT)/lab/tree/notebooks?token=... link printed below (Ctrl-C stops it)"
+	$(BIN)/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks --port=$(LAB_PORT) \
+	  --port-retries=0 --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
+	  $(if $(DISPLAY)$(WAYLAND_DISPLAY),,--no-browser) $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 bench: setup ## run the benchmarks (not part of the tests)
 	$(BIN)/python -m benchmarks
