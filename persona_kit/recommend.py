@@ -143,7 +143,7 @@ class ItemCF(BaseEstimator):
 
     def fit(self, interactions: Any, *, person_col: str = "person_id", item_col: str = "item") -> ItemCF:
         """Learn item-item similarities from ``person_col`` × ``item_col`` rows (repeats count once)."""
-        frame, _ = _polars(interactions, "interactions")
+        frame, self.pandas_ = _polars(interactions, "interactions")
         check_columns(frame.columns, [person_col, item_col], where="interactions")
         min_buyers = _whole("min_buyers", self.min_buyers)
         pairs = (frame.select(pl.col(person_col).cast(pl.String).alias("p"), pl.col(item_col).cast(pl.String).alias("i"))
@@ -165,7 +165,7 @@ class ItemCF(BaseEstimator):
         self.person_col_ = person_col
         return self
 
-    def recommend(self, persons: Any = None, *, n: int = 10, batch: int = 2000) -> pl.DataFrame:
+    def recommend(self, persons: Any = None, *, n: int = 10, batch: int = 2000) -> Any:
         """Top-``n`` items each person has not bought, by summed similarity (equal scores in item order).
 
         Parameters
@@ -179,8 +179,8 @@ class ItemCF(BaseEstimator):
 
         Returns
         -------
-        polars.DataFrame
-            ``person_id`` (the fit's person column name), ``rank`` (1 = best), ``item``, ``score`` (> 0 only).
+        The kind of frame ``fit`` was given: ``person_id`` (the fit's person column name), ``rank``
+        (1 = best), ``item``, ``score`` (> 0 only).
         """
         check_is_fitted(self, "similarity_")
         n = _whole("n", n)
@@ -204,12 +204,12 @@ class ItemCF(BaseEstimator):
                                      "rank": np.tile(np.arange(1, k + 1), len(top)),
                                      "item": self.items_[top.ravel()], "score": best.ravel()}))
         schema = {self.person_col_: pl.String, "rank": pl.Int64, "item": pl.String, "score": pl.Float64}
-        frame = pl.concat(out) if out else pl.DataFrame(schema=schema)
-        return frame.filter(pl.col("score") > 0).cast(schema)
+        frame = (pl.concat(out) if out else pl.DataFrame(schema=schema)).filter(pl.col("score") > 0).cast(schema)
+        return frame.to_pandas() if self.pandas_ else frame
 
 
 def popularity(interactions: Any, persons: Any, *, n: int = 10, person_col: str = "person_id",
-               item_col: str = "item") -> pl.DataFrame:
+               item_col: str = "item") -> Any:
     """The baseline: the ``n`` items with the most buyers that each person has not bought yet.
 
     >>> import polars as pl
@@ -217,7 +217,7 @@ def popularity(interactions: Any, persons: Any, *, n: int = 10, person_col: str 
     >>> popularity(bought, ["u1"], n=2).rows()
     [('u1', 1, 'b', 1.0), ('u1', 2, 'c', 1.0)]
     """
-    frame, _ = _polars(interactions, "interactions")
+    frame, was_pandas = _polars(interactions, "interactions")
     check_columns(frame.columns, [person_col, item_col], where="interactions")
     n = _whole("n", n)
     pairs = frame.select(pl.col(person_col).cast(pl.String), pl.col(item_col).cast(pl.String)).drop_nulls().unique()
@@ -225,13 +225,14 @@ def popularity(interactions: Any, persons: Any, *, n: int = 10, person_col: str 
               .sort(["score", item_col], descending=[True, False]))
     who = pl.DataFrame({person_col: [str(p) for p in persons]}, schema={person_col: pl.String}).unique(maintain_order=True)
     candidates = ranked.head(n + pairs.group_by(person_col).len()["len"].max() if pairs.height else n)
-    return (who.join(candidates, how="cross").join(pairs, on=[person_col, item_col], how="anti")
-            .with_columns(rank=pl.int_range(1, pl.len() + 1).over(person_col))
-            .filter(pl.col("rank") <= n)
-            .select(person_col, pl.col("rank").cast(pl.Int64), pl.col(item_col).alias("item"), "score"))
+    out = (who.join(candidates, how="cross").join(pairs, on=[person_col, item_col], how="anti")
+           .with_columns(rank=pl.int_range(1, pl.len() + 1).over(person_col))
+           .filter(pl.col("rank") <= n)
+           .select(person_col, pl.col("rank").cast(pl.Int64), pl.col(item_col).alias("item"), "score"))
+    return out.to_pandas() if was_pandas else out
 
 
-def holdout_items(before: Any, after: Any, *, person_col: str = "person_id", item_col: str = "item") -> pl.DataFrame:
+def holdout_items(before: Any, after: Any, *, person_col: str = "person_id", item_col: str = "item") -> Any:
     """What each person bought after the split that she had not bought before it: the items to find.
 
     Only persons with a history before the split are kept (a recommender needs something to go on).
@@ -242,14 +243,15 @@ def holdout_items(before: Any, after: Any, *, person_col: str = "person_id", ite
     >>> holdout_items(b, a).rows()
     [('u1', 'b')]
     """
-    b, _ = _polars(before, "before")
+    b, was_pandas = _polars(before, "before")
     a, _ = _polars(after, "after")
     for frame, where in ((b, "before"), (a, "after")):
         check_columns(frame.columns, [person_col, item_col], where=where)
     cols = [pl.col(person_col).cast(pl.String), pl.col(item_col).cast(pl.String).alias("item")]
     b, a = b.select(cols).drop_nulls().unique(), a.select(cols).drop_nulls().unique()
-    return (a.join(b, on=[person_col, "item"], how="anti")
-            .filter(pl.col(person_col).is_in(b[person_col].implode())).sort(person_col, "item"))
+    out = (a.join(b, on=[person_col, "item"], how="anti")
+           .filter(pl.col(person_col).is_in(b[person_col].implode())).sort(person_col, "item"))
+    return out.to_pandas() if was_pandas else out
 
 
 def evaluate_top_n(recommendations: Any, holdout: Any, *, k: int = 10, person_col: str = "person_id") -> dict[str, float]:
@@ -279,7 +281,7 @@ def evaluate_top_n(recommendations: Any, holdout: Any, *, k: int = 10, person_co
 
 
 def top_by_group(lines: Any, groups: Any, *, group_col: str, item_col: str = "category", n: int = 3,
-                 person_col: str = "person_id", min_group_size: int = MIN_GROUP_SIZE) -> pl.DataFrame:
+                 person_col: str = "person_id", min_group_size: int = MIN_GROUP_SIZE) -> Any:
     """The ``n`` items (categories) with the most buyers per group, as a share of the group's buyers.
 
     Groups with fewer than ``min_group_size`` buyers are left out (privacy).
@@ -290,7 +292,7 @@ def top_by_group(lines: Any, groups: Any, *, group_col: str, item_col: str = "ca
     >>> top_by_group(lines, groups, group_col="segment", n=1, min_group_size=1).rows()
     [('x', 1, 'tea', 2, 0.6666666666666666)]
     """
-    frame, _ = _polars(lines, "lines")
+    frame, was_pandas = _polars(lines, "lines")
     who, _ = _polars(groups, "groups")
     check_columns(frame.columns, [person_col, item_col], where="lines")
     check_columns(who.columns, [person_col, group_col], where="groups")
@@ -298,10 +300,11 @@ def top_by_group(lines: Any, groups: Any, *, group_col: str, item_col: str = "ca
     bought = frame.select(person_col, item_col).drop_nulls().unique().join(who.select(person_col, group_col),
                                                                           on=person_col)
     sizes = bought.group_by(group_col).agg(group_buyers=pl.col(person_col).n_unique())
-    return (bought.group_by(group_col, item_col).agg(buyers=pl.len())
-            .join(sizes.filter(pl.col("group_buyers") >= min_group_size), on=group_col)
-            .with_columns(share=pl.col("buyers") / pl.col("group_buyers"))
-            .sort([group_col, "buyers", item_col], descending=[False, True, False])
-            .with_columns(rank=pl.int_range(1, pl.len() + 1).over(group_col))
-            .filter(pl.col("rank") <= n)
-            .select(group_col, "rank", item_col, "buyers", "share"))
+    out = (bought.group_by(group_col, item_col).agg(buyers=pl.len())
+           .join(sizes.filter(pl.col("group_buyers") >= min_group_size), on=group_col)
+           .with_columns(share=pl.col("buyers") / pl.col("group_buyers"))
+           .sort([group_col, "buyers", item_col], descending=[False, True, False])
+           .with_columns(rank=pl.int_range(1, pl.len() + 1).over(group_col))
+           .filter(pl.col("rank") <= n)
+           .select(group_col, "rank", item_col, "buyers", "share"))
+    return out.to_pandas() if was_pandas else out

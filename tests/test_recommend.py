@@ -123,3 +123,16 @@ def test_bad_inputs_say_what_is_wrong(frame):
     with pytest.raises(InputError, match=r"holdout: no held-out items"):
         recommend.evaluate_top_n(pl.DataFrame({"person_id": ["u"], "rank": [1], "item": ["a"]}),
                                  pl.DataFrame(schema={"person_id": pl.String, "item": pl.String}))
+
+
+def test_every_frame_function_returns_the_kind_it_was_given(frame):
+    before = frame({"person_id": ["u1", "u1", "u2", "u2", "u3"], "item": ["a", "b", "a", "b", "a"]})
+    after = frame({"person_id": ["u3"], "item": ["b"]})
+    recs = recommend.ItemCF().fit(before).recommend(n=1)
+    truth = recommend.holdout_items(before, after)
+    pop = recommend.popularity(before, ["u3"], n=1)
+    groups = frame({"person_id": ["u1", "u2", "u3"], "segment": ["x", "x", "x"]})
+    top = recommend.top_by_group(before, groups, group_col="segment", item_col="item", min_group_size=1)
+    assert all(type(out) is type(before) for out in (recs, truth, pop, top))
+    assert recommend.evaluate_top_n(recs, truth, k=1) == {"persons": 1, "hit_rate": 1.0, "recall": 1.0}
+    assert recommend.evaluate_top_n(pop, truth, k=1)["hit_rate"] == 1.0

@@ -302,7 +302,7 @@ def calibration(y: Any, probability: Any, *, bins: int = 10) -> pl.DataFrame:
 
 
 def drivers(model: ChurnModel, features: Any, labels: Any, *, columns: Sequence[str] | None = None,
-            n_repeats: int = 5, person_col: str = "person_id", random_state: int = 0) -> pl.DataFrame:
+            n_repeats: int = 5, person_col: str = "person_id", random_state: int = 0) -> Any:
     """Permutation importance: how much the AUC drops when one feature's values are shuffled.
 
     Parameters
@@ -316,8 +316,7 @@ def drivers(model: ChurnModel, features: Any, labels: Any, *, columns: Sequence[
 
     Returns
     -------
-    polars.DataFrame
-        ``feature, importance, importance_std`` sorted by importance.
+    Same kind of frame as ``features``: ``feature, importance, importance_std`` sorted by importance.
     """
     check_is_fitted(model, "model_")
     data = _joined(features, labels, person_col)
@@ -332,8 +331,9 @@ def drivers(model: ChurnModel, features: Any, labels: Any, *, columns: Sequence[
     subset = _Subset(model, full, [model.columns_.index(c) for c in wanted])
     result = permutation_importance(subset, full[:, subset.idx], y, n_repeats=n_repeats, random_state=random_state,
                                     scoring=lambda est, X, y: roc_auc_score(y, est.predict_proba(X)[:, 1]))
-    return (pl.DataFrame({"feature": wanted, "importance": result.importances_mean,
-                          "importance_std": result.importances_std}).sort("importance", descending=True))
+    out = (pl.DataFrame({"feature": wanted, "importance": result.importances_mean,
+                         "importance_std": result.importances_std}).sort("importance", descending=True))
+    return out.to_pandas() if _polars(features, "features")[1] else out
 
 
 class _Subset:

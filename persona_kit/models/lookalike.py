@@ -183,17 +183,16 @@ def expand(scores: Any, *, size: int, person_col: str = "person_id") -> Any:
 
 def evaluate_expansion(features: Any, seed: Iterable[Any], *, method: str = "pu", hidden_share: float = 0.3,
                        points: int = 20, person_col: str = "person_id", random_state: int = 0,
-                       **options: Any) -> pl.DataFrame:
+                       **options: Any) -> Any:
     """Hide ``hidden_share`` of the seed, score with the rest, and trace precision against reach.
 
     Returns
     -------
-    polars.DataFrame
-        One row per reach point: ``reach`` (persons selected outside the kept seed), ``reach_share`` (of
+    Same kind of frame as ``features``, one row per reach point: ``reach`` (persons selected outside the kept seed), ``reach_share`` (of
         those persons), ``precision`` (share of hidden seed members among them), ``recall`` (share of hidden
         members found), ``base_rate`` (precision of a random pick), ``lift`` = precision / base rate.
     """
-    frame, _ = _polars(features, "features")
+    frame, was_pandas = _polars(features, "features")
     check_columns(frame.columns, [person_col], where="features")
     if isinstance(hidden_share, bool) or not isinstance(hidden_share, int | float) or not 0 < hidden_share < 1:
         raise InputError(f"hidden_share must be in (0, 1), got {hidden_share!r}")
@@ -211,5 +210,6 @@ def evaluate_expansion(features: Any, seed: Iterable[Any], *, method: str = "pu"
     reach = np.unique(np.geomspace(max(1, len(hidden) // 10), len(found), points).round().astype(int))
     base = len(hidden) / len(found)
     precision = cum[reach - 1] / reach
-    return pl.DataFrame({"reach": reach, "reach_share": reach / len(found), "precision": precision,
-                         "recall": cum[reach - 1] / len(hidden), "base_rate": base, "lift": precision / base})
+    out = pl.DataFrame({"reach": reach, "reach_share": reach / len(found), "precision": precision,
+                        "recall": cum[reach - 1] / len(hidden), "base_rate": base, "lift": precision / base})
+    return out.to_pandas() if was_pandas else out
