@@ -34,7 +34,7 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -42,6 +42,7 @@ import polars as pl
 from scipy.sparse import csr_matrix
 
 from persona_kit.errors import InputError, check_choice, check_columns
+from persona_kit.frames import as_polars
 from persona_kit.i18n import LANGS, label_or
 
 __all__ = [
@@ -54,31 +55,31 @@ MODELS = ("first", "last", "linear", "time_decay", "position", "markov")
 """Attribution models, rule-based first, then the data-driven Markov removal-effect model."""
 ARROW = " → "
 """Separator of the steps of a path."""
-_START, _CONV, _NULL = "(start)", "(conversion)", "(null)"
 
 
 # --- frames in and out -------------------------------------------------------------------------------
 
-def _lazy(frame: Any, columns: Sequence[str], where: str) -> tuple[pl.LazyFrame, str]:
-    """A polars LazyFrame of ``frame`` and the kind to return (``lazy``, ``polars`` or ``pandas``)."""
+def _lazy(frame: Any, columns: Sequence[str], where: str) -> tuple[pl.LazyFrame, Callable[..., Any]]:
+    """A polars LazyFrame of ``frame`` and ``back(result, rows=True)``, which gives a result the caller's
+    kind: pandas or polars through :func:`persona_kit.frames.as_polars`; for a LazyFrame input, frames of
+    rows stay lazy and aggregates (``rows=False``) are collected."""
     if isinstance(frame, pl.LazyFrame):
-        lf, kind = frame, "lazy"
-    elif isinstance(frame, pl.DataFrame):
-        lf, kind = frame.lazy(), "polars"
-    elif type(frame).__module__.startswith("pandas"):
-        lf, kind = pl.from_pandas(frame).lazy(), "pandas"
+        lf = frame
+
+        def back(out: pl.LazyFrame | pl.DataFrame, rows: bool = True) -> Any:
+            return out.lazy() if rows else _collected(out)
     else:
-        raise InputError(f"{where}: expected a pandas or polars DataFrame, got {type(frame).__name__}")
+        df, to_kind = as_polars(frame, where=where)
+        lf = df.lazy()
+
+        def back(out: pl.LazyFrame | pl.DataFrame, rows: bool = True) -> Any:
+            return to_kind(_collected(out))
     check_columns(lf.collect_schema().names(), [c for c in columns if c], where=where)
-    return lf, kind
+    return lf, back
 
 
-def _out(result: pl.LazyFrame | pl.DataFrame, kind: str, *, rows: bool = True) -> Any:
-    """Return ``result`` as ``kind``; aggregates (``rows=False``) of a lazy input come back eager."""
-    if kind == "lazy" and rows:
-        return result.lazy()
-    frame = result.collect() if isinstance(result, pl.LazyFrame) else result
-    return frame.to_pandas() if kind == "pandas" else frame
+def _collected(out: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
+    return out.collect() if isinstance(out, pl.LazyFrame) else out
 
 
 def _check_positive(name: str, value: Any) -> None:
@@ -130,11 +131,11 @@ def sessionize(events: Any, *, gap_minutes: float = 30, person_col: str = "perso
     >>> sessionize(ev)["session_no"].tolist()
     [1, 2, 1]
     """
-    lf, kind = _lazy(events, [person_col, ts_col], "events")
+    lf, back = _lazy(events, [person_col, ts_col], "events")
     out = (_sessions(lf, person_col, ts_col, gap_minutes)
            .with_columns(session_no=(pl.col("_sid") - pl.col("_sid").min().over(person_col) + 1).cast(pl.Int32))
            .drop("_sid"))
-    return _out(out, kind)
+    return back(out)
 
 
 def top_paths(events: Any, *, outcome: str = "purchase", by: str = "event_type", target: str = "buy",
@@ -168,7 +169,7 @@ def top_paths(events: Any, *, outcome: str = "purchase", by: str = "event_type",
     for name, value in (("steps", steps), ("n", 1 if n is None else n), ("churn_days", churn_days)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise InputError(f"{name} must be a positive integer, got {value!r}")
-    lf, kind = _lazy(events, [person_col, ts_col, type_col, by], "events")
+    lf, back = _lazy(events, [person_col, ts_col, type_col, by], "events")
     lf = _sessions(lf.select(list(dict.fromkeys([person_col, ts_col, type_col, by]))), person_col, ts_col,
                    gap_minutes)
     if outcome == "purchase":
@@ -199,7 +200,7 @@ def top_paths(events: Any, *, outcome: str = "purchase", by: str = "event_type",
                          (pl.col(outcomes) / pl.col(outcomes).sum()).fill_nan(0.0).alias("outcome_share"))
            .sort([outcomes, units, "path"], descending=[True, True, False]))
     out = out if n is None else out.head(n)
-    return _out(out, kind, rows=False)
+    return back(out, rows=False)
 
 
 def translate_path(frame: Any, column: str = "path", *, prefix: str, lang: str = "zh") -> Any:
@@ -213,13 +214,13 @@ def translate_path(frame: Any, column: str = "path", *, prefix: str, lang: str =
     ['Product view → Purchase']
     """
     check_choice("lang", lang, LANGS)
-    lf, kind = _lazy(frame, [column], "frame")
+    lf, back = _lazy(frame, [column], "frame")
     steps = (lf.select(pl.col(column).str.split(ARROW).explode().unique().drop_nulls()).collect()
              .to_series().to_list())
     mapping = {s: label_or(f"{prefix}.{s}", lang, s) for s in steps}
     out = lf.with_columns(pl.col(column).str.split(ARROW)
                           .list.eval(pl.element().replace(mapping)).list.join(ARROW))
-    return _out(out, kind)
+    return back(out)
 
 
 def flow_links(events: Any, *, start: str, by: str = "event_type", steps: int = 4, top: int = 6,
@@ -241,7 +242,7 @@ def flow_links(events: Any, *, start: str, by: str = "event_type", steps: int = 
     """
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 2:
         raise InputError(f"steps must be an integer of at least 2, got {steps!r}")
-    lf, kind = _lazy(events, [person_col, ts_col, by], "events")
+    lf, back = _lazy(events, [person_col, ts_col, by], "events")
     lf = (_sessions(lf.select(list(dict.fromkeys([person_col, ts_col, by]))), person_col, ts_col, gap_minutes)
           .filter(pl.col(by).is_not_null())
           .with_columns(pl.col(by).cast(pl.String), _i=pl.int_range(pl.len())))
@@ -262,7 +263,7 @@ def flow_links(events: Any, *, start: str, by: str = "event_type", steps: int = 
                    .when(pl.col("_keep_next")).then(pl.col("next_node")).otherwise(other).alias("next_node"))
            .group_by("step", "node", "next_node").agg(pl.len().alias("sessions"))
            .sort(["step", "node", "next_node"]))
-    return _out(out, kind, rows=False)
+    return back(out, rows=False)
 
 
 def time_to_convert(events: Any, *, target: str = "buy", start: str | None = None,
@@ -282,7 +283,7 @@ def time_to_convert(events: Any, *, target: str = "buy", start: str | None = Non
     >>> time_to_convert(ev, start="pv").sort("person_id")["hours"].to_list()
     [24.0, None]
     """
-    lf, kind = _lazy(events, [person_col, ts_col, type_col], "events")
+    lf, back = _lazy(events, [person_col, ts_col, type_col], "events")
     begins = lf if start is None else lf.filter(pl.col(type_col) == start)
     starts = begins.group_by(person_col).agg(pl.col(ts_col).min().alias("start_ts"))
     after = pl.col(ts_col) > pl.col("start_ts") if start == target else pl.col(ts_col) >= pl.col("start_ts")
@@ -291,7 +292,7 @@ def time_to_convert(events: Any, *, target: str = "buy", start: str | None = Non
     out = (starts.join(done, on=person_col, how="left")
            .with_columns(hours=(pl.col("convert_ts") - pl.col("start_ts")).dt.total_seconds() / 3600.0)
            .sort(person_col))
-    return _out(out, kind, rows=False)
+    return back(out, rows=False)
 
 
 def funnel(events: Any, steps: Sequence[str], *, mode: str = "loose", window_hours: float = 168,
@@ -325,7 +326,7 @@ def funnel(events: Any, steps: Sequence[str], *, mode: str = "loose", window_hou
     if len(steps) < 2:
         raise InputError(f"a funnel needs at least 2 steps, got {steps!r}")
     _check_positive("window_hours", window_hours)
-    lf, kind = _lazy(events, [person_col, ts_col, by], "events")
+    lf, back = _lazy(events, [person_col, ts_col, by], "events")
     lf = (lf.select(person_col, ts_col, pl.col(by).cast(pl.String))
           .filter(pl.col(by).is_not_null()).sort(person_col, ts_col))
     if mode == "strict":
@@ -374,7 +375,7 @@ def funnel(events: Any, steps: Sequence[str], *, mode: str = "loose", window_hou
                          overall_conversion=pl.col("persons") / pl.col("_first"),
                          drop_off=(pl.col("_prev") - pl.col("persons")).fill_null(0))
            .drop("_prev", "_first"))
-    return _out(out, kind, rows=False)
+    return back(out, rows=False)
 
 
 # --- touches, conversions, journeys ------------------------------------------------------------------
@@ -395,7 +396,7 @@ def touches_from_events(events: Any, *, gap_minutes: float = 30, channel_col: st
     >>> touches_from_events(ev)["channel"].to_list()
     ['search', 'push']
     """
-    lf, kind = _lazy(events, [person_col, ts_col, channel_col], "events")
+    lf, back = _lazy(events, [person_col, ts_col, channel_col], "events")
     lf = _sessions(lf.select(person_col, ts_col, channel_col), person_col, ts_col, gap_minutes)
     out = (lf.group_by("_sid")
            .agg(pl.col(person_col).first(), pl.col(ts_col).min().alias("touch_ts"),
@@ -404,7 +405,7 @@ def touches_from_events(events: Any, *, gap_minutes: float = 30, channel_col: st
            .select(pl.col(person_col).alias("person_id"), "touch_ts", "channel",
                    pl.lit(None, pl.String).alias("campaign"))
            .sort("person_id", "touch_ts"))
-    return _out(out, kind)
+    return back(out)
 
 
 def touches_from_campaigns(campaigns: Any, *, exclude_arms: Sequence[str] = ("control",),
@@ -420,7 +421,7 @@ def touches_from_campaigns(campaigns: Any, *, exclude_arms: Sequence[str] = ("co
     >>> touches_from_campaigns(c).select("person_id", "channel", "campaign").rows()
     [('a', 'wechat', 'Q1:coupon')]
     """
-    lf, kind = _lazy(campaigns, [person_col, ts_col, "campaign_id", "channel"], "campaigns")
+    lf, back = _lazy(campaigns, [person_col, ts_col, "campaign_id", "channel"], "campaigns")
     has_arm = "arm" in lf.collect_schema().names()
     if has_arm:
         lf = lf.filter(~pl.col("arm").is_in(list(exclude_arms)) | pl.col("arm").is_null())
@@ -429,7 +430,7 @@ def touches_from_campaigns(campaigns: Any, *, exclude_arms: Sequence[str] = ("co
     out = lf.select(pl.col(person_col).alias("person_id"), pl.col(ts_col).alias("touch_ts"),
                     pl.col("channel").cast(pl.String), name.cast(pl.String).alias("campaign")
                     ).sort("person_id", "touch_ts")
-    return _out(out, kind)
+    return back(out)
 
 
 def conversions_from_orders(orders: Any, *, sources: Sequence[str] | None = None, amount_col: str | None = None,
@@ -448,7 +449,7 @@ def conversions_from_orders(orders: Any, *, sources: Sequence[str] | None = None
     >>> conversions_from_orders(o).select("person_id", "order_id", "revenue").rows()
     [('a', '1', 8.0)]
     """
-    lf, kind = _lazy(orders, [person_col, ts_col, "order_id"], "orders")
+    lf, back = _lazy(orders, [person_col, ts_col, "order_id"], "orders")
     names = lf.collect_schema().names()
     amount = amount_col or ("net_amount" if "net_amount" in names else "amount")
     check_columns(names, [amount], where="orders")
@@ -463,7 +464,7 @@ def conversions_from_orders(orders: Any, *, sources: Sequence[str] | None = None
            .filter(pl.col("revenue") > 0)
            .select(pl.col(person_col).alias("person_id"), "order_id", "conversion_ts", "revenue")
            .sort("person_id", "conversion_ts", "order_id"))
-    return _out(out, kind)
+    return back(out)
 
 
 def build_journeys(touches: Any, conversions: Any, *, lookback_days: float = 30) -> Any:
@@ -485,24 +486,24 @@ def build_journeys(touches: Any, conversions: Any, *, lookback_days: float = 30)
     [('search', 1, True), ('push', 2, True), ('live', 1, False)]
     """
     _check_positive("lookback_days", lookback_days)
-    tl, kind = _lazy(touches, ["person_id", "touch_ts", "channel"], "touches")
+    tl, back = _lazy(touches, ["person_id", "touch_ts", "channel"], "touches")
     cl, _ = _lazy(conversions, ["person_id", "conversion_ts", "revenue"], "conversions")
     if "campaign" not in tl.collect_schema().names():
         tl = tl.with_columns(campaign=pl.lit(None, pl.String))
     cl = (cl.select("person_id", "conversion_ts", pl.col("revenue").cast(pl.Float64))
           .sort("person_id", "conversion_ts").with_row_index("_conv").sort("conversion_ts"))
-    back = pl.duration(seconds=int(lookback_days * 86400))
+    lookback = pl.duration(seconds=int(lookback_days * 86400))
     tl = (tl.select("person_id", "touch_ts", pl.col("channel").cast(pl.String), pl.col("campaign").cast(pl.String))
           .sort("touch_ts")
           .join_asof(cl, left_on="touch_ts", right_on="conversion_ts", by="person_id", strategy="forward",
                      check_sortedness=False)
           .with_columns(converted=pl.col("conversion_ts").is_not_null()
-                        & (pl.col("conversion_ts") - pl.col("touch_ts") <= back))
+                        & (pl.col("conversion_ts") - pl.col("touch_ts") <= lookback))
           .sort("person_id", "touch_ts"))
     part = pl.struct("person_id", "_conv", "converted")
     gap = pl.col("touch_ts").diff().over(part)
     tl = tl.with_columns(_piece=pl.when(pl.col("converted")).then(0)
-                         .otherwise((gap > back).fill_null(False).cast(pl.Int32).cum_sum().over(part)))
+                         .otherwise((gap > lookback).fill_null(False).cast(pl.Int32).cum_sum().over(part)))
     jid = pl.concat_str([pl.col("person_id"), pl.col("_conv").cast(pl.String).fill_null("end"),
                          pl.when(pl.col("converted")).then(pl.lit("c")).otherwise(pl.col("_piece").cast(pl.String))],
                         separator="|")
@@ -513,7 +514,7 @@ def build_journeys(touches: Any, conversions: Any, *, lookback_days: float = 30)
                          revenue=pl.when("converted").then(pl.col("revenue")).otherwise(0.0))
            .select("journey_id", "person_id", "touch_ts", "channel", "campaign", "position", "n_touches",
                    "converted", "conversion_ts", "revenue"))
-    return _out(out, kind)
+    return back(out)
 
 
 # --- attribution -------------------------------------------------------------------------------------
@@ -559,7 +560,7 @@ def attribute(journeys: Any, *, model: str = "linear", by: str = "channel", half
     if not (0 <= first_weight <= 1 and 0 <= last_weight <= 1 and first_weight + last_weight <= 1):
         raise InputError(f"first_weight and last_weight must be in [0, 1] and sum to at most 1, got "
                          f"{first_weight!r} and {last_weight!r}")
-    lf, kind = _lazy(journeys, _JOURNEY_COLS, "journeys")
+    lf, back = _lazy(journeys, _JOURNEY_COLS, "journeys")
     pos, n = pl.col("position"), pl.col("n_touches")
     if model == "first":
         weight = (pos == 1).cast(pl.Float64)
@@ -583,7 +584,7 @@ def attribute(journeys: Any, *, model: str = "linear", by: str = "channel", half
                              (pl.col("_w") * pl.col("revenue")).sum().round(9).alias("credited_revenue"))  # reruns
            .select(by, pl.lit(model).alias("model"), "credited_conversions", "credited_revenue")
            .sort(["credited_conversions", by], descending=[True, False]))
-    return _out(out, kind, rows=False)
+    return back(out, rows=False)
 
 
 def _path_types(lf: pl.LazyFrame, by: str) -> pl.DataFrame:
@@ -648,7 +649,7 @@ def markov_removal(journeys: Any, *, by: str = "channel") -> Any:
     [('a', 1.0), ('b', 1.0)]
     """
     check_choice("by", by, ["channel", "campaign", "touch"])
-    lf, kind = _lazy(journeys, ["journey_id", "channel", "campaign", "position", "converted", "revenue"],
+    lf, back = _lazy(journeys, ["journey_id", "channel", "campaign", "position", "converted", "revenue"],
                      "journeys")
     types = _path_types(lf, by)
     if types.is_empty():
@@ -660,7 +661,7 @@ def markov_removal(journeys: Any, *, by: str = "channel") -> Any:
     out = pl.DataFrame({by: states, "removal_effect": effects,
                         "share": effects / total if total > 0 else np.zeros(len(states)),
                         "p_conversion": [base] * len(states)}).sort(["removal_effect", by], descending=[True, False])
-    return _out(out, kind, rows=False)
+    return back(out, rows=False)
 
 
 def markov_attribution(journeys: Any, *, by: str = "channel", n_boot: int = 200, ci: float = 0.9,
@@ -687,7 +688,7 @@ def markov_attribution(journeys: Any, *, by: str = "channel", n_boot: int = 200,
         raise InputError(f"n_boot must be a non-negative integer, got {n_boot!r}")
     if not 0 < ci < 1:
         raise InputError(f"ci must be between 0 and 1, got {ci!r}")
-    lf, kind = _lazy(journeys, ["journey_id", "channel", "campaign", "position", "converted", "revenue"],
+    lf, back = _lazy(journeys, ["journey_id", "channel", "campaign", "position", "converted", "revenue"],
                      "journeys")
     types = _path_types(lf, by)
     if types.is_empty():
@@ -720,7 +721,7 @@ def markov_attribution(journeys: Any, *, by: str = "channel", n_boot: int = 200,
                         "credited_conversions_high": bounds["conversions"][1],
                         "credited_revenue_low": bounds["revenue"][0], "credited_revenue_high": bounds["revenue"][1]}
                        ).sort(["credited_conversions", by], descending=[True, False])
-    return _out(out, kind, rows=False)
+    return back(out, rows=False)
 
 
 def compare_models(journeys: Any, *, by: str = "channel", half_life_days: float = 7, n_boot: int = 200,
@@ -737,8 +738,8 @@ def compare_models(journeys: Any, *, by: str = "channel", half_life_days: float 
     >>> compare_models(j, n_boot=0)["credited_conversions"].to_list()
     [1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
     """
-    lf, kind = _lazy(journeys, _JOURNEY_COLS, "journeys")
+    lf, back = _lazy(journeys, _JOURNEY_COLS, "journeys")
     frame = lf.collect()
     parts = [attribute(frame, model=m, by=by, half_life_days=half_life_days) for m in MODELS[:-1]]
     parts.append(markov_attribution(frame, by=by, n_boot=n_boot, seed=seed))
-    return _out(pl.concat(parts, how="diagonal_relaxed"), kind, rows=False)
+    return back(pl.concat(parts, how="diagonal_relaxed"), rows=False)
