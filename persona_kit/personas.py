@@ -414,14 +414,15 @@ def persona_cards(features: Any, personas: Any, profile: Any, *, lang_names: Map
                   category_prefix: str = "interest_", category_names: Mapping[str, str] | None = None,
                   value_col: str = "spend_365d", category_col: str = "top_category",
                   channel_col: str = "preferred_channel", tier_cols: Sequence[str] = ("churn_risk", "clv_tier"),
-                  person_col: str = "person_id") -> Any:
+                  person_col: str = "person_id", min_group_size: int = MIN_GROUP_SIZE) -> Any:
     """One card per persona: name (zh / en) from its most distinctive traits, size, value, top categories
     and channels, tiers when those columns exist, and the recommended action of its leading trait.
 
     The name joins the persona's strongest trait (:data:`TRAITS`: the matching feature with the largest
     significant standardized difference from the base) with its most over-represented category (the
     ``category_prefix`` column with the largest significant positive difference); a name already taken by a
-    larger persona moves on to the next trait.
+    larger persona moves on to the next trait (and, with every trait taken, the persona's number is added).
+    A persona under ``min_group_size`` persons keeps only its name and size.
 
     Parameters
     ----------
@@ -464,21 +465,24 @@ def persona_cards(features: Any, personas: Any, profile: Any, *, lang_names: Map
         options = [t for _, t in traits] or ["general"]
         cat_code = _slug(names.get(category, category)) if category else ""
         chosen = next((t for t in options if _code(t, cat_code) not in taken), None)
+        number = "" if chosen else f" {pid}"  # every name taken: tell the personas apart by number
         code = _code(chosen, cat_code) if chosen else f"{_code(options[0], cat_code)}_{pid}"
         chosen = chosen or options[0]
         taken.add(code)
         words_zh, words_en = lang_names["zh"].get(chosen, chosen), lang_names["en"].get(chosen, chosen)
         mine = data.filter(pl.col("persona_id") == pid)
+        small = n < min_group_size  # a persona too small to describe: name and size only
         cat_en = names.get(category, category) if category else None
         card = {"persona_id": pid, "persona": code,
-                "name_zh": f"{words_zh}·{category}" if category else words_zh,
-                "name_en": f"{words_en} · {cat_en}" if category else words_en,
+                "name_zh": (f"{words_zh}·{category}" if category else words_zh) + number,
+                "name_en": (f"{words_en} · {cat_en}" if category else words_en) + number,
                 "persons": n, "share": n / total if total else None,
-                "value_mean": float(mine[value_col].mean()) if value_col in mine.columns else None,
-                "top_categories": _top_values(mine, category_col), "top_channels": _top_values(mine, channel_col),
+                "value_mean": float(mine[value_col].mean()) if value_col in mine.columns and not small else None,
+                "top_categories": None if small else _top_values(mine, category_col),
+                "top_channels": None if small else _top_values(mine, channel_col),
                 "traits": ", ".join(t for _, t in traits[:3]) or None, "action": chosen}
         for tier in tier_cols:
             if tier in mine.columns:
-                card[tier] = _top_values(mine, tier, 1)
+                card[tier] = None if small else _top_values(mine, tier, 1)
         cards.append(card)
     return back(pl.DataFrame(cards))

@@ -192,3 +192,16 @@ def test_persona_features_without_categories_has_no_interest_columns():
     assert not [c for c in f.columns if c.startswith("interest_")]
     assert personas.usable_columns(f, personas.DEFAULT_FEATURES) == ["orders_730d", "aov_730d",
                                                                       "days_since_last_purchase"]
+
+
+def test_persona_cards_number_clashing_names_and_hide_small_personas():
+    f = pl.DataFrame({"person_id": [str(i) for i in range(45)], "orders_365d": [1.0, 2.0] * 10 + [9.0, 8.0] * 12 + [1.0],
+                      "spend_365d": [10.0] * 45, "preferred_channel": ["app"] * 45})
+    p = pl.DataFrame({"person_id": f["person_id"], "persona_id": [1] * 20 + [2] * 12 + [3] * 12 + [4]})
+    prof = personas.tgi_profile(f, p, columns=["orders_365d"], min_group_size=1)
+    words = {"zh": {"frequent": "高频"}, "en": {"frequent": "Frequent"}}
+    cards = personas.persona_cards(f, p, prof, lang_names=words)
+    assert cards["persona"].n_unique() == 4
+    assert cards.filter(pl.col("persona_id").is_in([2, 3]))["name_en"].to_list() == ["Frequent", "Frequent 3"]
+    tiny = cards.filter(pl.col("persona_id") == 4).row(0, named=True)
+    assert tiny["persons"] == 1 and tiny["top_channels"] is None and tiny["value_mean"] is None
