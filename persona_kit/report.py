@@ -6,8 +6,9 @@ Reports are opened on machines with no network, so nothing here may point outsid
   ipywidgets loaders removed (they all come from CDNs), hides code unless asked, drops cells tagged
   ``hide-in-report``, and sets ``<html lang>`` so Chromium picks the Simplified Chinese font.
 - :func:`external_references` lists every URL a page would fetch from outside.
-- :func:`write_index` writes ``index.html`` for a run: steps, status, timings, links, key numbers and
-  lineage — inline CSS, no JavaScript, prints cleanly.
+- :func:`write_index` writes ``index.html`` for a run: steps, status, timings, links, key numbers, each
+  report's headline chart (:func:`headline_chart`) as a static thumbnail, and lineage — inline CSS, no
+  JavaScript, prints cleanly.
 
 Examples
 --------
@@ -17,7 +18,9 @@ Examples
 
 from __future__ import annotations
 
+import base64
 import html
+import json
 import logging
 import math
 import os
@@ -32,12 +35,15 @@ from persona_kit.errors import InputError, check_choice
 from persona_kit.i18n import LANGS, label_or, t
 from persona_kit.io import write_atomic
 
-__all__ = ["HIDE_TAG", "STATUSES", "export_html", "external_references", "write_index"]
+__all__ = ["HIDE_TAG", "HEADLINE_TAG", "STATUSES", "export_html", "external_references", "headline_chart",
+           "write_index"]
 
 log = logging.getLogger(__name__)
 
 HIDE_TAG = "hide-in-report"
 """Cells with this tag are left out of exported reports."""
+HEADLINE_TAG = "headline"
+"""A cell with this tag holds the report's headline chart (shown on the run index); default: the first chart."""
 STATUSES = ("ok", "failed", "skipped")
 """The status of a run step."""
 
@@ -257,6 +263,9 @@ tr.failed td{background:#fdf1f2}tr.skipped td{color:var(--muted)}
 .error{color:var(--failed);font-size:13px;margin-top:4px;word-break:break-word}
 dl.kv{display:grid;grid-template-columns:max-content auto;gap:0 12px;margin:0}
 dl.kv dt{color:var(--muted)}dl.kv dd{margin:0;font-variant-numeric:tabular-nums}
+td.thumb{width:300px}td.thumb img{display:block;width:100%;max-width:300px;height:auto;max-height:220px;
+  object-fit:contain;object-position:left top;border:1px solid var(--line);border-radius:4px;background:#fff}
+td.thumb a{display:block}
 footer{margin-top:32px;color:var(--muted);font-size:12px}
 @media print{
   *{-webkit-print-color-adjust:exact;print-color-adjust:exact}
@@ -264,9 +273,63 @@ footer{margin-top:32px;color:var(--muted);font-size:12px}
   h2{break-after:avoid}tr,dl{break-inside:avoid}
   a{color:inherit;text-decoration:none}
   a[href]::after{content:" (" attr(href) ")";color:var(--muted);font-size:9pt}
+  td.thumb a::after{content:none}td.thumb{width:34%}td.thumb img{max-width:100%;max-height:150px}
+  th,td{padding:4px 6px}
   @page{margin:14mm}
 }
 """
+
+
+_CHART_SPEC = re.compile(r'var id="pk-chart-[0-9a-f]+-\d+", spec=')
+
+
+def headline_chart(report: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The Vega-Lite spec of a report's headline chart: the first chart in a cell tagged
+    :data:`HEADLINE_TAG`, else the report's first chart; ``None`` for a report without charts.
+
+    Reads an HTML report written by :func:`export_html` (charts from :mod:`persona_kit.charts`).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from persona_kit import charts
+    >>> one = charts._OfflineRenderer()({"mark": "bar", "title": "first"})["text/html"]
+    >>> two = charts._OfflineRenderer()({"mark": "line", "title": "second"})["text/html"]
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     page = Path(d) / "r.html"
+    ...     _ = page.write_text(one + '<div class="jp-Cell celltag_headline">' + two + "</div>")
+    ...     headline_chart(page)["title"]
+    'second'
+    """
+    text = Path(report).read_text(encoding="utf-8")
+    tagged = text.find(f"celltag_{HEADLINE_TAG}")
+    found = (_CHART_SPEC.search(text, tagged) if tagged >= 0 else None) or _CHART_SPEC.search(text)
+    if found is None:
+        return None
+    spec, _ = json.JSONDecoder().raw_decode(text, found.end())
+    return spec
+
+
+def _thumbnail(report_dir: Path, step: Mapping[str, Any], lang: str) -> str:
+    """The step's headline chart as an inline SVG image linking to its report ("" when there is none)."""
+    import vl_convert as vlc
+
+    page = report_dir / str(step["html"])
+    if not page.is_file():
+        return ""
+    spec = headline_chart(page)
+    if spec is None:
+        return ""
+    try:
+        svg = vlc.vegalite_to_svg(spec)
+    except Exception as err:  # a chart the static renderer cannot draw must not cost the run its index
+        log.warning("%s: no thumbnail for the headline chart (%s)", page, str(err).splitlines()[0])
+        return ""
+    title = spec.get("title")
+    title = title.get("text") if isinstance(title, Mapping) else title
+    alt = html.escape(str(title or _step_title(step, lang)), quote=True)
+    uri = "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    return f'<a href="{html.escape(quote(str(step["html"])))}"><img src="{uri}" alt="{alt}"></a>'
 
 
 def _fmt_number(value: Any) -> str:
@@ -328,10 +391,17 @@ def _step_title(step: Mapping[str, Any], lang: str) -> str:
     return str(title or step["step"])
 
 
-def _steps_table(steps: list[Mapping[str, Any]], lang: str) -> str:
+def _steps_table(steps: list[Mapping[str, Any]], lang: str, report_dir: Path | None = None) -> str:
     e = html.escape
+    thumbs = {i: _thumbnail(report_dir, step, lang) for i, step in enumerate(steps)
+              if report_dir is not None and step.get("html")}
     head = (f"<tr><th class=num>#</th><th>{e(t('index.step', lang))}</th><th>{e(t('index.status', lang))}</th>"
-            f"<th class=num>{e(t('index.duration', lang))}</th><th>{e(t('index.key_numbers', lang))}</th></tr>")
+            f"<th class=num>{e(t('index.duration', lang))}</th><th>{e(t('index.key_numbers', lang))}</th>"
+            f"{'<th></th>' if any(thumbs.values()) else ''}</tr>")
+
+    def thumb_cell(i: int) -> str:
+        return f"<td class=thumb>{thumbs.get(i, '')}</td>" if any(thumbs.values()) else ""
+
     rows = []
     for i, step in enumerate(steps, 1):
         status = step["status"]
@@ -345,7 +415,8 @@ def _steps_table(steps: list[Mapping[str, Any]], lang: str) -> str:
         rows.append(f'<tr class="{e(status)}"><td class=num>{i}</td>'
                     f'<td>{name}<div class="meta"><code>{e(str(step["step"]))}</code></div>{error}</td>'
                     f"<td>{_badge(status, lang)}</td><td class=num>{e(_fmt_seconds(step.get('duration_s'), lang))}</td>"
-                    f"<td>{_kv(step.get('summary') or {}, 'summary', lang)}</td></tr>")
+                    f"<td>{_kv(step.get('summary') or {}, 'summary', lang)}</td>"
+                    f"{thumb_cell(i - 1)}</tr>")
     return f"<table>{head}{''.join(rows)}</table>"
 
 
@@ -385,11 +456,13 @@ def _lineage(run: Mapping[str, Any], lang: str) -> str:
     return "".join(out)
 
 
-def write_index(report_dir: str | os.PathLike[str], run: Mapping[str, Any], *, lang: str = "zh") -> Path:
+def write_index(report_dir: str | os.PathLike[str], run: Mapping[str, Any], *, lang: str = "zh",
+                thumbnails: bool = True) -> Path:
     """Write ``report_dir/index.html`` for a run (the ``run.json`` dict); self-contained, no JavaScript.
 
     Steps are listed in order with a status badge, duration, a link to the step's HTML (failed steps
-    too) and their key numbers (``summary.<key>`` labels when present); then the lineage: parameters,
+    too), their key numbers (``summary.<key>`` labels when present) and, with ``thumbnails``, the
+    report's headline chart (:func:`headline_chart`) drawn as a static SVG; then the lineage: parameters,
     input files (sha256 shortened to 12, full on hover), git sha and dirty flag, Python, platform,
     package versions, start and end time.
 
@@ -427,7 +500,7 @@ def write_index(report_dir: str | os.PathLike[str], run: Mapping[str, Any], *, l
             f"<style>{_INDEX_CSS}</style>\n</head>\n<body>\n<header><h1>{e(title)} {_badge(status, lang)}</h1>"
             f'<p class="meta">{e(t("index.steps_count", lang, n=len(steps), **counts))} · '
             f"{e(_fmt_time(run.get('started')))} · {e(_fmt_seconds(run.get('duration_s'), lang))}</p></header>\n"
-            f"<main>\n<h2>{e(t('index.steps', lang))}</h2>\n{_steps_table(steps, lang)}\n"
+            f"<main>\n<h2>{e(t('index.steps', lang))}</h2>\n{_steps_table(steps, lang, Path(report_dir) if thumbnails else None)}\n"
             f"{_lineage(run, lang)}\n</main>\n<footer>{e(t('index.footer', lang))}</footer>\n</body>\n</html>\n")
     path = Path(report_dir) / "index.html"
     write_atomic(path, lambda tmp: tmp.write_text(page, encoding="utf-8"))

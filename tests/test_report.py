@@ -12,7 +12,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 
 from persona_kit import charts
 from persona_kit.errors import InputError
-from persona_kit.report import export_html, external_references, write_index
+from persona_kit.report import export_html, external_references, headline_chart, write_index
 
 CODE_MARKER = "PK_CODE_MARKER = 1"
 HIDDEN_MARKER = "SECRET-NOTE for analysts only"
@@ -237,3 +237,69 @@ def test_index_opens_offline_in_chromium(tmp_path, open_offline, image_stats):
     assert page.charts_expected == 0 and page.title == "运行报告 · sample"
     stats = image_stats(page.screenshot)
     assert stats["std"] > 10 and stats["colors"] > 10, stats
+
+
+# --- headline charts on the index --------------------------------------------------------------------
+
+def _chart_report(folder: Path, name: str, titles: list[str], headline: int | None = None) -> Path:
+    """An exported report with one bar chart per title; the chart number ``headline`` in a tagged cell."""
+    renderer = charts._OfflineRenderer()
+    cells = [new_markdown_cell(f"# {name}")]
+    for i, title in enumerate(titles):
+        frame = pd.DataFrame({"source": ["门店", "app"], "rows": [5000 + i, 1200]})
+        spec = charts.chart_bar(frame, x="source", y="rows", title="index.title").properties(title=title).to_dict()
+        cells.append(new_code_cell("chart", metadata={"tags": ["headline"] if i == headline else []},
+                                   outputs=[new_output("display_data", data=renderer(spec))]))
+    nbformat.write(new_notebook(cells=cells), folder / f"{name}.ipynb")
+    return export_html(folder / f"{name}.ipynb", folder / f"{name}.html")
+
+
+def test_headline_chart_is_the_tagged_one_else_the_first(tmp_path):
+    assert headline_chart(_chart_report(tmp_path, "plain", ["第一张", "second"]))["title"] == "第一张"
+    assert headline_chart(_chart_report(tmp_path, "tagged", ["first", "第二张"], headline=1))["title"] == "第二张"
+    assert headline_chart(_chart_report(tmp_path, "none", [])) is None
+
+
+def _index_with_charts(folder: Path, **kwargs) -> Path:
+    _chart_report(folder, "01_data_quality", ["来源行数", "other"])
+    _chart_report(folder, "02_clean", [])  # the failed step's report shows no chart
+    return write_index(folder, RUN, **kwargs)
+
+
+def test_index_shows_each_reports_headline_chart(tmp_path):
+    import base64
+
+    html = _index_with_charts(tmp_path).read_text(encoding="utf-8")
+    assert external_references(html) == [] and "<script" not in html
+    thumbs = re.findall(r'<td class=thumb>(.*?)</td>', html)
+    assert len(thumbs) == 3 and thumbs[1:] == ["", ""]  # failed step without charts, skipped step
+    link, uri = re.fullmatch(r'<a href="([^"]+)"><img src="data:image/svg\+xml;base64,([^"]+)" alt="来源行数"></a>',
+                             thumbs[0]).groups()
+    svg = base64.b64decode(uri).decode("utf-8")
+    assert link == "01_data_quality.html" and svg.startswith("<svg") and "来源行数" in svg and "5,000" in svg
+    assert "<td class=thumb>" not in write_index(tmp_path, RUN, thumbnails=False).read_text(encoding="utf-8")
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    assert "<td class=thumb>" not in write_index(bare, RUN).read_text(encoding="utf-8")  # reports not there
+
+
+@pytest.mark.browser
+def test_index_fits_a_laptop_screen_and_prints_to_pdf(tmp_path, offline_browser):
+    index = _index_with_charts(tmp_path)
+    # the session's Chromium (tests/browser.py): one Playwright per process
+    context = offline_browser._browser.new_context(offline=True, viewport={"width": 1366, "height": 768})
+    try:
+        page = context.new_page()
+        page.goto(index.as_uri(), wait_until="load")
+        images = page.evaluate("() => [...document.images].map(i => [i.complete, i.naturalWidth])")
+        assert images and all(done and width > 100 for done, width in images), images
+        overflow = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        assert page.evaluate(overflow) == 0  # no sideways scrolling on a laptop
+        page.emulate_media(media="print")
+        page.set_viewport_size({"width": 680, "height": 1000})  # A4 minus the page margins, at 96 dpi
+        assert page.evaluate(overflow) == 0
+        assert page.evaluate("() => getComputedStyle(document.querySelector('td.thumb img')).maxHeight") == "150px"
+        pdf = page.pdf(format="A4", print_background=True)
+    finally:
+        context.close()
+    assert pdf.startswith(b"%PDF") and 1 <= len(re.findall(rb"/Type\s*/Page\b", pdf)) <= 3
