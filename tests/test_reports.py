@@ -135,3 +135,26 @@ def test_features_and_every_default_tag_from_the_sample_run(sample_run):
     coverage = long.group_by("tag_id").agg(pl.len())
     assert coverage.height >= 40, "most default tags hold a value for someone on the sample"
     assert long["person_id"].n_unique() == frame.height
+
+
+_SUMMARY_MARK = {"zh": "<strong>摘要</strong>", "en": "<strong>Summary</strong>"}
+
+
+def _opening_summary(html: str, lang: str) -> str | None:
+    """The text of the report's "**摘要** / **Summary**" paragraph if it comes before the first chart, table
+    and section heading and holds a number; else None."""
+    body = html[html.index("<body"):]
+    at = body.find(_SUMMARY_MARK[lang])
+    details = [m.start() for m in re.finditer(r'class="pk-chart"|<table\b|<h[2-6]\b', body)]
+    if at < 0 or at > min(details, default=len(body)):
+        return None
+    text = re.sub(r"<[^>]+>", "", body[at:body.find("</p>", at)])
+    return text if re.search(r"\d", text) else None
+
+
+def test_each_report_opens_with_a_computed_summary(sample_run):
+    """A manager reads the findings first: a summary paragraph with the run's numbers before any detail."""
+    folder = ROOT / "reports" / sample_run["run"]
+    missing = [s["step"] for s in sample_run["steps"]
+               if not _opening_summary((folder / s["html"]).read_text(encoding="utf-8"), sample_run["lang"])]
+    assert missing == [], f"no computed {_SUMMARY_MARK[sample_run['lang']]} paragraph at the top of: {missing}"
