@@ -1,58 +1,157 @@
-"""Time loading + validating sources (step 01's engine) on UCI Online Retail and the committed sample.
+"""Benchmarks of persona-kit side by side with its floor and with peer libraries, in one run.
 
-Run with ``make bench`` (or ``python -m benchmarks --repeat 5``). Each case runs in a fresh process so peak
-memory (max RSS) is the case's own; the median wall time of ``--repeat`` runs is reported.
+``make bench`` (or ``python -m benchmarks``) generates ``--people`` synthetic persons with
+``persona-kit generate`` (1M persons ≈ 43M events and 7.7M order lines), builds the whole profile from the raw
+files, then times each pair of cases (ours, the peer) on the same inputs. Every case runs in a fresh
+process (:func:`benchmarks.runner.measure`); the table gives the median whole-process wall time, CPU time,
+in-process work time (imports left out) and peak RSS, and the ratios peer / ours. Families:
+
+- ``load`` — step 01's loader on UCI Online Retail and the committed sample;
+- ``profile`` — the full build (load → clean → OneID → features → tags → RFM / AIPL) against one polars
+  group-by pass over the same raw events, and our event features against the same aggregation in pandas;
+- ``peers`` — RFM summary vs pymc-marketing and lifetimes, OneID vs networkx on ``--links`` identifier
+  links, association rules vs mlxtend, CLV (BG/NBD) on full CDNOW vs pymc-marketing;
+- ``streaming`` — features + RFM streamed from date-partitioned Parquet under an address-space cap.
+
+Inputs are cached under ``--work``; a second run reuses them. Not a test: timings vary with the machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
-import statistics
 import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).parents[1]
-CASES = {
-    "load_sources: UCI Online Retail (541,909 lines)": ("notebooks/params/maps/online_retail", "Europe/London"),
-    "load_sources: synthetic sample (data/sample)": ("data/sample/maps", "Asia/Shanghai"),
-}
-_CHILD = """
-import json, resource, sys, time
-from persona_kit.schema import load_sources
-began = time.perf_counter()
-loaded = load_sources(sys.argv[1], timezone=sys.argv[2])
-rows = int(loaded.accounting["rows_in"].sum())
-print(json.dumps({"seconds": time.perf_counter() - began, "rows": rows,
-                  "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-"""
+from benchmarks import load, peers, streaming
+from benchmarks.runner import ROOT, machine, measure
+
+FAMILIES = ("load", "profile", "peers", "streaming")
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=1_000_000, help="synthetic persons to generate")
+    parser.add_argument("--links", type=int, default=10_000_000, help="identifier links of the OneID benchmark")
     parser.add_argument("--repeat", type=int, default=3, help="runs per case (median reported)")
-    args = parser.parse_args()
-    print(f"machine: {platform.platform()}, python {platform.python_version()}, {_cores()} cores")
-    print(f"{'case':<50} {'rows':>10} {'median s':>9} {'rows/s':>11} {'peak MB':>8}")
-    for name, (maps, timezone) in CASES.items():
-        if not (ROOT / maps).is_dir():
-            print(f"{name:<50} skipped: {maps} not found")
-            continue
-        runs = [json.loads(subprocess.run([sys.executable, "-c", _CHILD, str(ROOT / maps), timezone],
-                                          capture_output=True, text=True, check=True, cwd=ROOT).stdout)
-                for _ in range(args.repeat)]
-        seconds = statistics.median(r["seconds"] for r in runs)
-        print(f"{name:<50} {runs[0]['rows']:>10,} {seconds:>9.2f} {runs[0]['rows'] / seconds:>11,.0f} "
-              f"{max(r['max_rss_mb'] for r in runs):>8.0f}")
+    parser.add_argument("--peer-repeat", type=int, default=None, help="runs per peer case (default: --repeat)")
+    parser.add_argument("--only", default=",".join(FAMILIES), help=f"comma-separated families of {FAMILIES}")
+    parser.add_argument("--work", default="/tmp/persona-kit-bench", help="folder for generated inputs and outputs")
+    parser.add_argument("--cap-mb", type=int, default=2000, help="address-space cap of the streaming case (MB)")
+    parser.add_argument("--copies", type=int, default=1, help="copies of the event log in the streaming case")
+    parser.add_argument("--min-support", type=float, default=0.0002, help="min_support of the association rules")
+    parser.add_argument("--json", default=None, help="also write the results here (default: <work>/results.json)")
+    args = parser.parse_args(argv)
+    only = [f.strip() for f in args.only.split(",") if f.strip()]
+    unknown = sorted(set(only) - set(FAMILIES))
+    if unknown:
+        parser.error(f"unknown families {unknown}; choose from {FAMILIES}")
+    work = Path(args.work)
+    data = work / f"p{args.people}"
+    run = work / f"p{args.people}_run"
+    peer_repeat = args.peer_repeat or args.repeat
+    print(f"machine: {machine()}", flush=True)
+    rows: list[dict] = []
+
+    def pair(name: str, ours: str, peer: str | None, *, ours_kw: dict, peer_kw: dict | None = None,
+             peer_name: str = "") -> None:
+        mine = measure(ours, repeat=args.repeat, **ours_kw)
+        other = measure(peer, repeat=peer_repeat, **(peer_kw or ours_kw)) if peer else None
+        row = {"benchmark": name, "peer": peer_name, "ours": mine, "other": other}
+        rows.append(row)
+        print(_line(row), flush=True)
+
+    if "load" in only:
+        for name, (maps, timezone) in load.CASES.items():
+            if (ROOT / maps).is_dir():
+                pair(name, "benchmarks.load:load_sources", None, ours_kw={"maps": str(ROOT / maps), "timezone": timezone})
+    if {"profile", "peers", "streaming"} & set(only):
+        _generate(data, args.people)
+    identity_dir = run / "profile"
+    if "profile" in only or not (identity_dir / "orders.parquet").exists():
+        pair(f"full profile build, {args.people:,} persons (vs one polars group-by pass)",
+             "benchmarks.profile:profile_build", "benchmarks.profile:floor",
+             ours_kw={"data": str(data), "out": str(identity_dir)}, peer_kw={"data": str(data)},
+             peer_name="polars group-by floor")
+    if "profile" in only:
+        events = str(identity_dir / "events.parquet")
+        pair("event features (windowed behaviour aggregation)", "benchmarks.profile:event_features_ours",
+             "benchmarks.profile:event_features_pandas", ours_kw={"events": events}, peer_name="pandas")
+    if "peers" in only:
+        purchases = run / "purchases.parquet"
+        if not purchases.exists():
+            peers.write_purchases(identity_dir / "orders.parquet", purchases)
+        links = work / f"links_{args.links}.parquet"
+        if not links.exists():
+            peers.write_links(links, args.links)
+        kw = {"purchases": str(purchases)}
+        pair("RFM summary (frequency, recency, T, monetary)", "benchmarks.peers:rfm_ours",
+             "benchmarks.peers:rfm_pymc_marketing", ours_kw=kw, peer_name="pymc-marketing rfm_summary")
+        pair("RFM summary (frequency, recency, T, monetary)", "benchmarks.peers:rfm_ours",
+             "benchmarks.peers:rfm_lifetimes", ours_kw=kw, peer_name="lifetimes summary_data_from_transaction_data")
+        pair(f"OneID on {args.links:,} identifier links", "benchmarks.peers:oneid_ours",
+             "benchmarks.peers:oneid_networkx", ours_kw={"links": str(links)}, peer_name="networkx connected_components")
+        pair(f"association rules (min_support {args.min_support})", "benchmarks.peers:rules_ours",
+             "benchmarks.peers:rules_mlxtend", ours_kw={**kw, "min_support": args.min_support},
+             peer_name="mlxtend fpgrowth + association_rules")
+        if peers.CDNOW.exists():
+            pair("CLV: BG/NBD fit on full CDNOW (23,570 customers)", "benchmarks.peers:clv_ours",
+                 "benchmarks.peers:clv_pymc_marketing", ours_kw={}, peer_name="pymc-marketing BetaGeoModel (MAP)")
+    if "streaming" in only:
+        log = run / f"log_x{args.copies}"
+        sizes_file = log / "sizes.json"
+        if not sizes_file.exists():
+            sizes_file.parent.mkdir(parents=True, exist_ok=True)
+            sizes_file.write_text(json.dumps(streaming.write_partitioned(identity_dir, log, copies=args.copies)))
+        sizes = json.loads(sizes_file.read_text())
+        print(f"streaming input: {sizes}", flush=True)
+        mine = measure("benchmarks.streaming:stream_profile", repeat=args.repeat, limit_as_mb=args.cap_mb,
+                       data=str(log), out=str(run / "streamed"))
+        row = {"benchmark": f"streamed features + RFM + tags under a {args.cap_mb} MB address-space cap "
+                            f"({sizes['events']['rows']:,} events, {sizes['events']['memory_gb']} GB in memory)",
+               "peer": "", "ours": mine, "other": None, "sizes": sizes, "cap_mb": args.cap_mb}
+        rows.append(row)
+        print(_line(row), flush=True)
+    out = Path(args.json) if args.json else work / "results.json"
+    out.write_text(json.dumps({"machine": machine(), "argv": sys.argv[1:] if argv is None else argv, "rows": rows},
+                              indent=1))
+    print(f"\nresults: {out}\n")
+    print(table(rows))
     return 0
 
 
-def _cores() -> int:
-    import os
+def _generate(data: Path, people: int) -> None:
+    if (data / "raw" / "app_events.parquet").exists():
+        return
+    print(f"generating {people:,} persons into {data} …", flush=True)
+    subprocess.run([str(Path(sys.executable).with_name("persona-kit")), "generate", "--people", str(people),
+                    "--seed", "7", "--out", str(data)], check=True, cwd=ROOT)
 
-    return len(os.sched_getaffinity(0))
+
+def _line(row: dict) -> str:
+    o, p = row["ours"], row["other"]
+    text = f"{row['benchmark']}: ours {o['wall_s']:.2f} s (work {o['work_s']:.2f} s), {o['peak_mb']:.0f} MB {o['info']}"
+    if p:
+        text += (f" | {row['peer']}: {p['wall_s']:.2f} s (work {p['work_s']:.2f} s), {p['peak_mb']:.0f} MB "
+                 f"{p['info']}")
+    return text
+
+
+def table(rows: list[dict]) -> str:
+    """The results as a Markdown table: ours vs peer, whole-process and work-only seconds, ratio, peak MB."""
+    lines = ["| benchmark | peer | ours s (work) | peer s (work) | peer / ours, whole (work) | ours peak MB | peer peak MB |",
+             "|---|---|---|---|---|---|---|"]
+    for row in rows:
+        o, p = row["ours"], row["other"]
+        if p:
+            ratio = f"{p['wall_s'] / o['wall_s']:.2f}× ({p['work_s'] / max(o['work_s'], 1e-9):.2f}×)"
+            peer_s, peer_mb = f"{p['wall_s']:.2f} ({p['work_s']:.2f})", f"{p['peak_mb']:.0f}"
+        else:
+            ratio, peer_s, peer_mb = "", "", ""
+        lines.append(f"| {row['benchmark']} | {row['peer']} | {o['wall_s']:.2f} ({o['work_s']:.2f}) | {peer_s} | "
+                     f"{ratio} | {o['peak_mb']:.0f} | {peer_mb} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

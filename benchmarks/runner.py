@@ -1,0 +1,86 @@
+"""Run one benchmark case in a fresh process and measure the whole process.
+
+A case is a function ``case(start, **kwargs) -> dict`` in a benchmark module: it imports what it needs,
+calls ``start()`` when the work begins (so imports are left out of ``work_s``), does the work and returns
+a small JSON-able dict (rows, a checksum …). :func:`measure` runs it ``repeat`` times, each time in a new
+interpreter, and reports the median whole-process wall time, the median CPU time (user + system, less
+sensitive to other jobs on a shared machine), the median in-process work time and the largest peak RSS,
+read by the child from its own ``VmHWM`` as it ends.
+
+``python -m benchmarks.runner module:function '{"kwarg": 1}'`` is the child side.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).parents[1]
+
+
+def measure(target: str, *, repeat: int = 3, limit_as_mb: int | None = None, **kwargs) -> dict:
+    """Median whole-process wall / CPU / work seconds and max peak RSS (MB) of ``repeat`` fresh runs.
+
+    ``limit_as_mb`` caps the child's address space (``RLIMIT_AS``, like ``ulimit -v``): the child dies
+    (MemoryError / allocation failure) rather than use more.
+    """
+    runs = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        limit = None
+        if limit_as_mb is not None:
+            def limit() -> None:
+                cap = limit_as_mb * 1024 * 1024
+                resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+        proc = subprocess.Popen([sys.executable, "-m", "benchmarks.runner", target, json.dumps(kwargs)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                                preexec_fn=limit)
+        out, err = proc.communicate()  # drains the pipes; the rusage below is then read by wait4
+        wall = time.perf_counter() - began
+        if proc.returncode != 0:
+            raise RuntimeError(f"{target} failed ({proc.returncode}):\n{err[-3000:]}")
+        result = json.loads(out.strip().splitlines()[-1])
+        runs.append({**result, "wall_s": wall})
+    return {"target": target, "repeat": repeat, "wall_s": statistics.median(r["wall_s"] for r in runs),
+            "cpu_s": statistics.median(r["cpu_s"] for r in runs),
+            "work_s": statistics.median(r["work_s"] for r in runs),
+            "peak_mb": max(r["peak_mb"] for r in runs), "info": runs[0]["info"]}
+
+
+def machine() -> str:
+    """One line describing this machine: OS, CPU model, usable cores, RAM, Python."""
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (f"{platform.platform()}, {cpu}, {len(os.sched_getaffinity(0))} cores, {ram:.0f} GB RAM, "
+            f"Python {platform.python_version()}")
+
+
+def _child() -> None:
+    module, function = sys.argv[1].split(":")
+    case = getattr(importlib.import_module(module), function)
+    mark = [time.perf_counter()]
+    info = case(lambda: mark.__setitem__(0, time.perf_counter()), **json.loads(sys.argv[2]))
+    work = time.perf_counter() - mark[0]
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps({"work_s": work, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_mb": _peak_rss_mb(),
+                      "info": info}))
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident set (``VmHWM``). Not ``ru_maxrss``: Linux carries that over from the
+    parent through fork + exec, so a small case started by a big parent would report the parent's peak."""
+    line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
+
+if __name__ == "__main__":
+    _child()
