@@ -47,8 +47,9 @@ lab: setup ## start JupyterLab on the project at http://localhost:8888/lab (LAB_
 	  --port-retries=0 --LabApp.news_url=None --LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate \
 	  $(if $(DISPLAY)$(WAYLAND_DISPLAY),,--no-browser) $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
-bench: setup ## run the benchmarks (not part of the tests)
-	$(BIN)/python -m benchmarks
+bench: setup ## run the benchmarks side by side with peer libraries (BENCH_ARGS="--people 250000" for a smaller run)
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
 sample: setup ## regenerate the committed synthetic sample in data/sample/
 	$(BIN)/persona-kit generate --people 5000 --seed 7 --out data/sample
