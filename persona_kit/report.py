@@ -4,7 +4,8 @@ Reports are opened on machines with no network, so nothing here may point outsid
 
 - :func:`export_html` uses nbconvert's ``lab`` template with the require.js, MathJax, mermaid and
   ipywidgets loaders removed (they all come from CDNs), hides code unless asked, drops cells tagged
-  ``hide-in-report``, and sets ``<html lang>`` so Chromium picks the Simplified Chinese font.
+  ``hide-in-report`` and stderr output (warnings), and sets ``<html lang>`` so Chromium picks the
+  Simplified Chinese font.
 - :func:`external_references` lists every URL a page would fetch from outside.
 - :func:`write_index` writes ``index.html`` for a run: steps, status, timings, links, key numbers, each
   report's headline chart (:func:`headline_chart`) as a static thumbnail, and lineage — inline CSS, no
@@ -161,6 +162,20 @@ def _first_heading(nb: Any) -> str | None:
     return hidden
 
 
+def _strip_stderr(nb: Any, where: Path) -> None:
+    """Drop what cells wrote to stderr (library warnings, progress bars): noise to a report's reader.
+    Errors stay (they are ``error`` outputs); each dropped text is logged."""
+    for cell in nb.cells:
+        kept = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                log.warning("%s: stderr left out of the report: %s", where, str(out.get("text", "")).strip()[:200])
+            else:
+                kept.append(out)
+        if cell.cell_type == "code":
+            cell.outputs = kept
+
+
 def _strip_widgets(nb: Any) -> None:
     """Drop ipywidgets state and views: offline their manager (from unpkg) never loads."""
     nb.metadata.pop("widgets", None)
@@ -212,6 +227,7 @@ def export_html(notebook: str | os.PathLike[str], html_path: str | os.PathLike[s
         raise InputError("notebook not found", file=str(src))
     nb = nbformat.read(src, as_version=4)
     _strip_widgets(nb)
+    _strip_stderr(nb, src)
     nb.metadata["title"] = _first_heading(nb) or src.stem
     for cell in nb.cells:  # papermill gives its injected cell a random id; the same run → the same HTML
         if "injected-parameters" in cell.get("metadata", {}).get("tags", []):

@@ -123,6 +123,17 @@ def test_a_failed_run_exports_with_its_error(tmp_path):
     assert html.count('class="pk-chart"') == 1 and html.count("data-pk-bundle") == 1
 
 
+def test_export_leaves_out_stderr_warnings(tmp_path, caplog):
+    noise = "FutureWarning: PySpark does not yet fully support pandas"
+    nb = new_notebook(cells=[new_code_cell("x", outputs=[
+        new_output("stream", name="stderr", text=f"/site-packages/pyspark/pandas/__init__.py:33: {noise}\n"),
+        new_output("stream", name="stdout", text="读入 285,981 行\n")])])
+    nbformat.write(nb, tmp_path / "w.ipynb")
+    html = export_html(tmp_path / "w.ipynb", tmp_path / "w.html").read_text(encoding="utf-8")
+    assert noise not in html and "读入 285,981 行" in html
+    assert any("stderr left out of the report" in r.getMessage() and noise in r.getMessage() for r in caplog.records)
+
+
 def test_export_missing_notebook_and_bad_lang(tmp_path):
     with pytest.raises(InputError, match="nope.ipynb: notebook not found"):
         export_html(tmp_path / "nope.ipynb", tmp_path / "x.html")
