@@ -12,6 +12,7 @@ persona_kit.errors.InputError: orders.csv: missing columns ['amount']; available
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 from collections.abc import Iterable, Sequence
 
@@ -54,6 +55,27 @@ def check_columns(available: Sequence[str], required: Iterable[str], *, where: s
     hints = [f"{near!r} for {m!r}" for m in missing if (near := did_you_mean(m, offer))]
     hint = f"; did you mean {', '.join(hints)}?" if hints else ""
     raise InputError(f"missing columns {missing}; available: {list(available)}{hint}", file=where)
+
+
+def check_date(name: str, value: object) -> dt.date:
+    """``value`` as a date (a ``date``, a ``datetime`` — its day — or ``YYYY-MM-DD`` text), else a one-line
+    :class:`InputError` naming the parameter.
+
+    >>> check_date("as_of", "2024-06-30")
+    datetime.date(2024, 6, 30)
+    >>> check_date("cutoff", "30/06/2024")
+    Traceback (most recent call last):
+    ...
+    persona_kit.errors.InputError: cutoff must be a date like '2024-06-30', got '30/06/2024'
+    """
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise InputError(f"{name} must be a date like '2024-06-30', got {value!r}") from None
 
 
 def check_choice(name: str, value: object, choices: Sequence[object]) -> None:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import narwhals as nw
 import numpy as np
 import polars as pl
 from scipy import sparse
@@ -35,20 +34,13 @@ from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_is_fitted
 
 from persona_kit.errors import InputError, check_columns
+from persona_kit.frames import as_polars
 from persona_kit.privacy import MIN_GROUP_SIZE
 
 __all__ = ["association_rules", "ItemCF", "popularity", "holdout_items", "evaluate_top_n", "top_by_group"]
 
 RULE_COLUMNS = ("antecedent", "consequent", "antecedent_support", "consequent_support", "support", "confidence",
                 "lift", "leverage", "conviction")
-
-
-def _polars(frame: Any, where: str) -> tuple[pl.DataFrame, bool]:
-    try:
-        native = nw.from_native(frame, eager_only=True)
-    except TypeError:
-        raise InputError(f"{where}: expected a pandas or polars DataFrame, got {type(frame).__name__}") from None
-    return native.to_polars(), native.implementation.is_pandas_like()
 
 
 def _share(name: str, value: Any, *, low_open: bool = True) -> float:
@@ -95,7 +87,7 @@ def association_rules(lines: Any, *, basket_col: str = "order_id", item_col: str
     >>> association_rules(lines, min_support=0.5)[["antecedent", "consequent", "lift"]].values.tolist()
     [['cup', 'tea', 1.0], ['tea', 'cup', 1.0]]
     """
-    frame, was_pandas = _polars(lines, "lines")
+    frame, back = as_polars(lines, where="lines")
     check_columns(frame.columns, [basket_col, item_col], where="lines")
     min_support = _share("min_support", min_support)
     for name, value in (("min_confidence", min_confidence), ("min_lift", min_lift)):
@@ -119,7 +111,7 @@ def association_rules(lines: Any, *, basket_col: str = "order_id", item_col: str
              .filter((pl.col("confidence") >= min_confidence) & (pl.col("lift") >= min_lift))
              .select(RULE_COLUMNS)
              .sort(["lift", "support", "antecedent", "consequent"], descending=[True, True, False, False]))
-    return rules.to_pandas() if was_pandas else rules
+    return back(rules)
 
 
 class ItemCF(BaseEstimator):
@@ -143,7 +135,7 @@ class ItemCF(BaseEstimator):
 
     def fit(self, interactions: Any, *, person_col: str = "person_id", item_col: str = "item") -> ItemCF:
         """Learn item-item similarities from ``person_col`` × ``item_col`` rows (repeats count once)."""
-        frame, self.pandas_ = _polars(interactions, "interactions")
+        frame, self.back_ = as_polars(interactions, where="interactions")
         check_columns(frame.columns, [person_col, item_col], where="interactions")
         min_buyers = _whole("min_buyers", self.min_buyers)
         pairs = (frame.select(pl.col(person_col).cast(pl.String).alias("p"), pl.col(item_col).cast(pl.String).alias("i"))
@@ -205,7 +197,7 @@ class ItemCF(BaseEstimator):
                                      "item": self.items_[top.ravel()], "score": best.ravel()}))
         schema = {self.person_col_: pl.String, "rank": pl.Int64, "item": pl.String, "score": pl.Float64}
         frame = (pl.concat(out) if out else pl.DataFrame(schema=schema)).filter(pl.col("score") > 0).cast(schema)
-        return frame.to_pandas() if self.pandas_ else frame
+        return self.back_(frame)
 
 
 def popularity(interactions: Any, persons: Any, *, n: int = 10, person_col: str = "person_id",
@@ -217,7 +209,7 @@ def popularity(interactions: Any, persons: Any, *, n: int = 10, person_col: str 
     >>> popularity(bought, ["u1"], n=2).rows()
     [('u1', 1, 'b', 1.0), ('u1', 2, 'c', 1.0)]
     """
-    frame, was_pandas = _polars(interactions, "interactions")
+    frame, back = as_polars(interactions, where="interactions")
     check_columns(frame.columns, [person_col, item_col], where="interactions")
     n = _whole("n", n)
     pairs = frame.select(pl.col(person_col).cast(pl.String), pl.col(item_col).cast(pl.String)).drop_nulls().unique()
@@ -229,7 +221,7 @@ def popularity(interactions: Any, persons: Any, *, n: int = 10, person_col: str 
            .with_columns(rank=pl.int_range(1, pl.len() + 1).over(person_col))
            .filter(pl.col("rank") <= n)
            .select(person_col, pl.col("rank").cast(pl.Int64), pl.col(item_col).alias("item"), "score"))
-    return out.to_pandas() if was_pandas else out
+    return back(out)
 
 
 def holdout_items(before: Any, after: Any, *, person_col: str = "person_id", item_col: str = "item") -> Any:
@@ -243,15 +235,15 @@ def holdout_items(before: Any, after: Any, *, person_col: str = "person_id", ite
     >>> holdout_items(b, a).rows()
     [('u1', 'b')]
     """
-    b, was_pandas = _polars(before, "before")
-    a, _ = _polars(after, "after")
+    b, back = as_polars(before, where="before")
+    a, _ = as_polars(after, where="after")
     for frame, where in ((b, "before"), (a, "after")):
         check_columns(frame.columns, [person_col, item_col], where=where)
     cols = [pl.col(person_col).cast(pl.String), pl.col(item_col).cast(pl.String).alias("item")]
     b, a = b.select(cols).drop_nulls().unique(), a.select(cols).drop_nulls().unique()
     out = (a.join(b, on=[person_col, "item"], how="anti")
            .filter(pl.col(person_col).is_in(b[person_col].implode())).sort(person_col, "item"))
-    return out.to_pandas() if was_pandas else out
+    return back(out)
 
 
 def evaluate_top_n(recommendations: Any, holdout: Any, *, k: int = 10, person_col: str = "person_id") -> dict[str, float]:
@@ -265,8 +257,8 @@ def evaluate_top_n(recommendations: Any, holdout: Any, *, k: int = 10, person_co
     >>> evaluate_top_n(recs, truth, k=2)
     {'persons': 2, 'hit_rate': 0.5, 'recall': 0.25}
     """
-    recs, _ = _polars(recommendations, "recommendations")
-    truth, _ = _polars(holdout, "holdout")
+    recs, _ = as_polars(recommendations, where="recommendations")
+    truth, _ = as_polars(holdout, where="holdout")
     check_columns(recs.columns, [person_col, "rank", "item"], where="recommendations")
     check_columns(truth.columns, [person_col, "item"], where="holdout")
     k = _whole("k", k)
@@ -292,8 +284,8 @@ def top_by_group(lines: Any, groups: Any, *, group_col: str, item_col: str = "ca
     >>> top_by_group(lines, groups, group_col="segment", n=1, min_group_size=1).rows()
     [('x', 1, 'tea', 2, 0.6666666666666666)]
     """
-    frame, was_pandas = _polars(lines, "lines")
-    who, _ = _polars(groups, "groups")
+    frame, back = as_polars(lines, where="lines")
+    who, _ = as_polars(groups, where="groups")
     check_columns(frame.columns, [person_col, item_col], where="lines")
     check_columns(who.columns, [person_col, group_col], where="groups")
     n = _whole("n", n)
@@ -307,4 +299,4 @@ def top_by_group(lines: Any, groups: Any, *, group_col: str, item_col: str = "ca
            .with_columns(rank=pl.int_range(1, pl.len() + 1).over(group_col))
            .filter(pl.col("rank") <= n)
            .select(group_col, "rank", item_col, "buyers", "share"))
-    return out.to_pandas() if was_pandas else out
+    return back(out)

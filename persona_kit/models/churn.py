@@ -30,7 +30,6 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-import narwhals as nw
 import numpy as np
 import polars as pl
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -43,20 +42,13 @@ from threadpoolctl import threadpool_limits
 
 from persona_kit.errors import InputError, check_choice, check_columns
 from persona_kit.features import observation_end
+from persona_kit.frames import as_polars
 
 __all__ = ["churn_labels", "model_columns", "ChurnModel", "recency_baseline", "evaluate", "gains", "calibration",
            "drivers", "risk_tiers", "tier_of", "TIER_LABELS"]
 
 TIER_LABELS = ("低", "中", "高")
 _NEVER = ("person_id", "as_of", "churned")
-
-
-def _polars(frame: Any, where: str) -> tuple[pl.DataFrame, bool]:
-    try:
-        native = nw.from_native(frame, eager_only=True)
-    except TypeError:
-        raise InputError(f"{where}: expected a pandas or polars DataFrame, got {type(frame).__name__}") from None
-    return native.to_polars(), native.implementation.is_pandas_like()
 
 
 def _day(value: Any, name: str) -> dt.date:
@@ -104,7 +96,7 @@ def churn_labels(orders: Any, *, cutoff: Any, horizon_days: int = 90, lookback_d
     >>> churn_labels(o, cutoff="2024-01-31", horizon_days=60)["churned"].tolist()
     [True, False]
     """
-    frame, was_pandas = _polars(orders, "orders")
+    frame, back = as_polars(orders, where="orders")
     check_columns(frame.columns, [person_col, ts_col], where="orders")
     day = _day(cutoff, "cutoff")
     horizon, lookback = _positive_int("horizon_days", horizon_days), _positive_int("lookback_days", lookback_days)
@@ -116,7 +108,7 @@ def churn_labels(orders: Any, *, cutoff: Any, horizon_days: int = 90, lookback_d
            .with_columns(churned=~pl.col(person_col).is_in(after[person_col].unique().implode()),
                          as_of=pl.lit(day, dtype=pl.Date))
            .sort(person_col))
-    return out.to_pandas() if was_pandas else out
+    return back(out)
 
 
 def model_columns(features: Any, *, exclude: Sequence[str] = ()) -> list[str]:
@@ -127,7 +119,7 @@ def model_columns(features: Any, *, exclude: Sequence[str] = ()) -> list[str]:
     >>> model_columns(pl.DataFrame({"person_id": ["a"], "orders_30d": [1], "gender": ["f"], "vip": [True]}))
     ['orders_30d', 'vip']
     """
-    frame, _ = _polars(features, "features")
+    frame, _ = as_polars(features, where="features")
     return [c for c, t in frame.schema.items()
             if c not in _NEVER and c not in exclude and (t.is_numeric() or t == pl.Boolean)
             and frame[c].null_count() < frame.height]
@@ -145,8 +137,8 @@ def _dates(frame: pl.DataFrame, where: str) -> set[dt.date]:
 
 def _joined(features: Any, labels: Any, person_col: str) -> pl.DataFrame:
     """Labels joined to the features of the same person AS OF THE SAME cut-off (several cut-offs may stack)."""
-    feats, _ = _polars(features, "features")
-    labs, _ = _polars(labels, "labels")
+    feats, _ = as_polars(features, where="features")
+    labs, _ = as_polars(labels, where="labels")
     check_columns(feats.columns, [person_col, "as_of"], where="features")
     check_columns(labs.columns, [person_col, "churned", "as_of"], where="labels")
     missing = sorted(_dates(labs, "labels") - _dates(feats, "features"))
@@ -232,7 +224,7 @@ class ChurnModel(ClassifierMixin, BaseEstimator):
         if isinstance(features, np.ndarray):
             with threadpool_limits(limits=self.n_threads, user_api="openmp"):
                 return self.model_.predict_proba(features)
-        frame, _ = _polars(features, "features")
+        frame, _ = as_polars(features, where="features")
         check_columns(frame.columns, self.columns_, where="features")
         with threadpool_limits(limits=self.n_threads, user_api="openmp"):
             return self.model_.predict_proba(_matrix(frame, self.columns_))
@@ -249,7 +241,7 @@ def recency_baseline(features: Any, *, column: str = "days_since_last_purchase")
     >>> recency_baseline(pl.DataFrame({"days_since_last_purchase": [3, 300, None]})).tolist()
     [3.0, 300.0, inf]
     """
-    frame, _ = _polars(features, "features")
+    frame, _ = as_polars(features, where="features")
     check_columns(frame.columns, [column], where="features")
     return frame[column].cast(pl.Float64).fill_null(np.inf).to_numpy()
 
@@ -333,7 +325,7 @@ def drivers(model: ChurnModel, features: Any, labels: Any, *, columns: Sequence[
                                     scoring=lambda est, X, y: roc_auc_score(y, est.predict_proba(X)[:, 1]))
     out = (pl.DataFrame({"feature": wanted, "importance": result.importances_mean,
                          "importance_std": result.importances_std}).sort("importance", descending=True))
-    return out.to_pandas() if _polars(features, "features")[1] else out
+    return as_polars(features, where="features")[1](out)
 
 
 class _Subset:

@@ -32,46 +32,22 @@ Examples
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-import narwhals as nw
 import numpy as np
 import polars as pl
 from scipy import optimize, special
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from persona_kit.errors import InputError, check_choice, check_columns
+from persona_kit.errors import InputError, check_choice, check_columns, check_date
+from persona_kit.frames import as_polars
 
 __all__ = ["TIME_UNITS", "rfm_summary", "BGNBDModel", "ParetoNBDModel", "GammaGammaModel", "predict_value"]
 
 TIME_UNITS = {"D": 1.0, "W": 7.0}
 _LOG_BOUND = 10.0  # fitted parameters lie in [e^-10, e^10] ≈ [4.5e-5, 22026]
 _SUMMARY = ("frequency", "recency", "T")
-
-
-def _to_polars(frame: Any, where: str) -> tuple[pl.DataFrame, bool]:
-    try:
-        native = nw.from_native(frame, eager_only=True)
-    except TypeError:
-        raise InputError(f"{where}: expected a pandas or polars DataFrame, got {type(frame).__name__}") from None
-    return native.to_polars(), native.implementation.is_pandas_like()
-
-
-def _back(frame: pl.DataFrame, was_pandas: bool) -> Any:
-    return frame.to_pandas() if was_pandas else frame
-
-
-def _date(value: Any, name: str) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise InputError(f"{name} must be a date like '1997-09-30', got {value!r}") from None
 
 
 def rfm_summary(transactions: Any, *, calibration_end: Any, observation_end: Any = None,
@@ -114,12 +90,12 @@ def rfm_summary(transactions: Any, *, calibration_end: Any, observation_end: Any
     >>> out.to_dict("records")
     [{'id': 1, 'frequency': 0, 'recency': 0.0, 'T': 9.0, 'monetary_value': 0.0, 'frequency_holdout': 1, 'duration_holdout': 21.0}]
     """
-    frame, was_pandas = _to_polars(transactions, "transactions")
+    frame, back = as_polars(transactions, where="transactions")
     check_columns(frame.columns, [customer_col, ts_col, amount_col], where="transactions")
     check_choice("time_unit", time_unit, list(TIME_UNITS))
     unit = TIME_UNITS[time_unit]
-    cal_end = _date(calibration_end, "calibration_end")
-    obs_end = _date(observation_end, "observation_end") if observation_end is not None else None
+    cal_end = check_date("calibration_end", calibration_end)
+    obs_end = check_date("observation_end", observation_end) if observation_end is not None else None
     if obs_end is not None and obs_end < cal_end:
         raise InputError(f"observation_end {obs_end} is before calibration_end {cal_end}")
     ts = pl.col(ts_col)
@@ -138,11 +114,11 @@ def rfm_summary(transactions: Any, *, calibration_end: Any, observation_end: Any
         summary = (summary.join(hold, on=customer_col, how="left")
                    .with_columns(pl.col("frequency_holdout").fill_null(0),
                                  duration_holdout=pl.lit((obs_end - cal_end).days / unit)))
-    return _back(summary, was_pandas)
+    return back(summary)
 
 
 def _arrays(summary: Any, columns: tuple[str, ...], where: str) -> list[np.ndarray]:
-    frame, _ = _to_polars(summary, where)
+    frame, _ = as_polars(summary, where=where)
     check_columns(frame.columns, list(columns), where=where)
     arrays = [frame[c].cast(pl.Float64).to_numpy() for c in columns]
     for name, values in zip(columns, arrays, strict=True):
@@ -436,7 +412,7 @@ def predict_value(summary: Any, transaction_model: BGNBDModel | ParetoNBDModel, 
     >>> bool((out["clv"] >= 0).all())
     True
     """
-    frame, was_pandas = _to_polars(summary, "summary")
+    frame, back = as_polars(summary, where="summary")
     check_columns(frame.columns, [customer_col, *_SUMMARY, "monetary_value"], where="summary")
     if not horizon > 0 or not isinstance(steps, int) or steps < 1:
         raise InputError(f"horizon must be > 0 and steps a whole number >= 1, got horizon={horizon!r}, "
@@ -452,4 +428,4 @@ def predict_value(summary: Any, transaction_model: BGNBDModel | ParetoNBDModel, 
         previous = upto
     out = pl.DataFrame({customer_col: frame[customer_col], "p_alive": transaction_model.p_alive(frame),
                         "expected_purchases": previous, "expected_spend": spend, "clv": value})
-    return _back(out, was_pandas)
+    return back(out)

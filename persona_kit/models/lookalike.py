@@ -35,7 +35,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import narwhals as nw
 import numpy as np
 import polars as pl
 from sklearn.compose import ColumnTransformer
@@ -46,19 +45,12 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from persona_kit.errors import InputError, check_choice, check_columns
+from persona_kit.frames import as_polars
 
 __all__ = ["METHODS", "design_columns", "lookalike_scores", "expand", "evaluate_expansion"]
 
 METHODS = ("pu", "knn")
 _SKIP = ("person_id", "as_of")
-
-
-def _polars(frame: Any, where: str) -> tuple[pl.DataFrame, bool]:
-    try:
-        native = nw.from_native(frame, eager_only=True)
-    except TypeError:
-        raise InputError(f"{where}: expected a pandas or polars DataFrame, got {type(frame).__name__}") from None
-    return native.to_polars(), native.implementation.is_pandas_like()
 
 
 def design_columns(features: Any, *, person_col: str = "person_id", max_categories: int = 20) -> list[str]:
@@ -70,7 +62,7 @@ def design_columns(features: Any, *, person_col: str = "person_id", max_categori
     ...                              "empty": [None, None], "one": ["z", "z"]}))
     ['spend', 'band']
     """
-    frame, _ = _polars(features, "features")
+    frame, _ = as_polars(features, where="features")
     skip = (person_col, *_SKIP)
     numeric = [c for c, t in frame.schema.items() if c not in skip
                and (t.is_numeric() or t == pl.Boolean) and frame[c].null_count() < frame.height]
@@ -124,7 +116,7 @@ def lookalike_scores(features: Any, seed: Iterable[Any], *, method: str = "pu", 
     InputError
         Missing columns, an unknown method, fewer than 5 seed persons found, or a seed that is everyone.
     """
-    frame, was_pandas = _polars(features, "features")
+    frame, back = as_polars(features, where="features")
     check_columns(frame.columns, [person_col], where="features")
     check_choice("method", method, list(METHODS))
     wanted = pl.Series([str(s) for s in seed], dtype=pl.String)
@@ -144,7 +136,7 @@ def lookalike_scores(features: Any, seed: Iterable[Any], *, method: str = "pu", 
     else:
         score = _pu_bagging(X, in_seed, n_bags=n_bags, random_state=random_state)
     out = pl.DataFrame({person_col: frame[person_col], "lookalike_score": score, "in_seed": in_seed})
-    return out.to_pandas() if was_pandas else out
+    return back(out)
 
 
 def _pu_bagging(X: np.ndarray, positive: np.ndarray, *, n_bags: int, random_state: int) -> np.ndarray:
@@ -172,13 +164,13 @@ def expand(scores: Any, *, size: int, person_col: str = "person_id") -> Any:
     >>> expand(s, size=1)["person_id"].to_list()
     ['b']
     """
-    frame, was_pandas = _polars(scores, "scores")
+    frame, back = as_polars(scores, where="scores")
     check_columns(frame.columns, [person_col, "lookalike_score", "in_seed"], where="scores")
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise InputError(f"size must be a whole number >= 1, got {size!r}")
     out = (frame.filter(~pl.col("in_seed")).sort(["lookalike_score", person_col], descending=[True, False])
            .head(size))
-    return out.to_pandas() if was_pandas else out
+    return back(out)
 
 
 def evaluate_expansion(features: Any, seed: Iterable[Any], *, method: str = "pu", hidden_share: float = 0.3,
@@ -192,7 +184,7 @@ def evaluate_expansion(features: Any, seed: Iterable[Any], *, method: str = "pu"
         those persons), ``precision`` (share of hidden seed members among them), ``recall`` (share of hidden
         members found), ``base_rate`` (precision of a random pick), ``lift`` = precision / base rate.
     """
-    frame, was_pandas = _polars(features, "features")
+    frame, back = as_polars(features, where="features")
     check_columns(frame.columns, [person_col], where="features")
     if isinstance(hidden_share, bool) or not isinstance(hidden_share, int | float) or not 0 < hidden_share < 1:
         raise InputError(f"hidden_share must be in (0, 1), got {hidden_share!r}")
@@ -212,4 +204,4 @@ def evaluate_expansion(features: Any, seed: Iterable[Any], *, method: str = "pu"
     precision = cum[reach - 1] / reach
     out = pl.DataFrame({"reach": reach, "reach_share": reach / len(found), "precision": precision,
                         "recall": cum[reach - 1] / len(hidden), "base_rate": base, "lift": precision / base})
-    return out.to_pandas() if was_pandas else out
+    return back(out)

@@ -35,30 +35,14 @@ from typing import Any
 import narwhals as nw
 import polars as pl
 
-from persona_kit.errors import InputError, check_columns
+from persona_kit.errors import InputError, check_columns, check_date
 from persona_kit.frames import as_polars, collect_like, lazy_input
 from persona_kit.tags.catalog import Catalog, Tag
 from persona_kit.tags.expressions import compile_condition
 
-__all__ = ["TAG_COLUMNS", "compute_tags", "wide", "to_date", "long_tags"]
+__all__ = ["TAG_COLUMNS", "compute_tags", "wide", "long_tags"]
 
 TAG_COLUMNS = ("person_id", "tag_id", "value", "as_of")
-
-
-def to_date(value: Any, *, name: str = "as_of") -> dt.date:
-    """Read a date given as ``date``, ``datetime`` or ``YYYY-MM-DD`` text.
-
-    >>> to_date("2024-06-30")
-    datetime.date(2024, 6, 30)
-    """
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise InputError(f"{name} must be a date like '2024-06-30', got {value!r}") from None
 
 
 def long_tags(tags: Any, *, where: str = "tags") -> tuple[pl.DataFrame, Callable[[pl.DataFrame], Any]]:
@@ -84,13 +68,13 @@ def _attrs(frame: Any) -> dict:
 def _check_as_of(lf: nw.LazyFrame, attrs: dict, as_of: dt.date, name: str, *, required: bool) -> None:
     if "as_of" in lf.collect_schema().names():
         found_dates = lf.select("as_of").unique().collect()["as_of"].to_list()
-        dates = {to_date(d, name=f"{name}.as_of") for d in found_dates if d is not None}
+        dates = {check_date(f"{name}.as_of", d) for d in found_dates if d is not None}
         if None in found_dates or len(dates) > 1:
             raise InputError(f"{name} mix several as_of dates {sorted(str(d) for d in dates)} or nulls; "
                              "tag one snapshot at a time")
         found = next(iter(dates), None)
     elif "as_of" in attrs:
-        found = to_date(attrs["as_of"], name=f"{name}.attrs['as_of']")
+        found = check_date(f"{name}.attrs['as_of']", attrs["as_of"])
     elif required:
         raise InputError(f"{name} carry no as_of: add an as_of column (the day the features describe), "
                          f"e.g. frame.with_columns(pl.lit(date(...)).alias('as_of'))")
@@ -141,7 +125,7 @@ def compute_tags(features: Any, catalog: Catalog, *, as_of: Any, model_outputs: 
         Missing columns (naming the tag and the near names), a features date that is not ``as_of``,
         duplicate persons, or a condition that does not fit the column types.
     """
-    as_of = to_date(as_of)
+    as_of = check_date("as_of", as_of)
     lf, eager = lazy_input(features, [person_col], "features")
     _check_as_of(lf, _attrs(features), as_of, "features", required=True)
     _one_row_each(lf, person_col, "features")

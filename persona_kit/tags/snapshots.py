@@ -30,12 +30,12 @@ from typing import Any
 
 import polars as pl
 
-from persona_kit.errors import InputError, check_columns
+from persona_kit.errors import InputError, check_columns, check_date
 from persona_kit.frames import as_polars
 from persona_kit.io import write_parquet
 from persona_kit.privacy import mask_pii
 from persona_kit.tags.catalog import Catalog
-from persona_kit.tags.engine import long_tags, to_date, wide
+from persona_kit.tags.engine import long_tags, wide
 
 __all__ = ["snapshot_dir", "write_snapshot", "list_snapshots", "read_snapshot", "read_history", "diff",
            "person_360"]
@@ -49,7 +49,7 @@ def snapshot_dir(root: str | Path, as_of: Any) -> Path:
     >>> snapshot_dir("runs/demo", "2024-06-30").as_posix()
     'runs/demo/tags/snapshot=2024-06-30'
     """
-    return Path(root) / "tags" / f"snapshot={to_date(as_of).isoformat()}"
+    return Path(root) / "tags" / f"snapshot={check_date('as_of', as_of).isoformat()}"
 
 
 def write_snapshot(tags: Any, root: str | Path, *, catalog: Catalog | None = None) -> Path:
@@ -100,7 +100,7 @@ def read_snapshot(root: str | Path, as_of: Any, *, form: str = "long") -> pl.Dat
     path = snapshot_dir(root, as_of) / f"{form}.parquet"
     if not path.is_file():
         have = [d.isoformat() for d in list_snapshots(root)]
-        raise InputError(f"no tag snapshot as of {to_date(as_of)} under {Path(root) / 'tags'}; snapshots: {have}; "
+        raise InputError(f"no tag snapshot as of {check_date('as_of', as_of)} under {Path(root) / 'tags'}; snapshots: {have}; "
                          "run the tags step for that date first")
     return pl.read_parquet(path)
 
