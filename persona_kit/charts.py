@@ -293,7 +293,10 @@ def chart_bar(df: Any, *, x: str, y: str, color: str | None = None, lang: str = 
     val = dict(field=y, type="quantitative", title=val_title, stack="zero" if stack else None,
                axis=_count_axis(max(totals.values(), default=0)) if whole else alt.Undefined)
     if horizontal:
-        enc: dict[str, Any] = {"y": alt.Y(x, type="nominal", title=cat_title, sort=cats), "x": alt.X(**val)}
+        # the category title sits above the labels, right-aligned to the axis: long labels never hide it
+        side = alt.Axis(titleAngle=0, titleAlign="right", titleBaseline="bottom", titleX=0, titleY=-6)
+        enc: dict[str, Any] = {"y": alt.Y(x, type="nominal", title=cat_title, sort=cats, axis=side),
+                               "x": alt.X(**val)}
     else:
         enc = {"x": alt.X(x, type="nominal", title=cat_title, sort=cats, axis=alt.Axis(labelAngle=0)),
                "y": alt.Y(**val)}
@@ -344,10 +347,11 @@ def chart_heatmap(df: Any, *, x: str, y: str, value: str, lang: str = "zh", titl
         color=alt.Color(value, type="quantitative", title=_label(value, lang),
                         scale=alt.Scale(scheme="blues", zero=True), legend=alt.Legend(format=fmt)),
         tooltip=tips)
-    text = base.mark_text(fontSize=11).encode(
+    text = base.transform_filter(f"isValid(datum[{json.dumps(value)}])").mark_text(fontSize=11).encode(
         text=alt.Text(value, type="quantitative", format=fmt),
         color=alt.condition(alt.datum[value] > mid, alt.value("white"), alt.value("#222")))
-    width = min(_WIDTH, max(160, 56 * len(xs)))
+    longest = max((len(str(v)) for v in xs), default=1)  # wide enough for the column labels, then rotate
+    width = min(_WIDTH, max(160, max(56, 8 * min(longest, 12)) * len(xs)))
     return _finish(alt.layer(rect, text), lang=lang, title=title, width=width,
                    height=max(60, 26 * len(ys)))
 
@@ -644,7 +648,8 @@ _NOTE_STYLE = f"color:#666;font-family:{FONT};font-size:12px;margin:2px 0 8px"
 
 
 def _is_share(column: str) -> bool:
-    return column == "share" or column.endswith("_share")
+    """Columns shown as percentages: shares and rates (``*_share``, ``*_rate``, ``*_conversion``)."""
+    return column in ("share", "rate", "conversion") or column.endswith(("_share", "_rate", "_conversion"))
 
 
 def _cell(value: Any, *, percent: bool = False) -> str:

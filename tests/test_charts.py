@@ -94,6 +94,7 @@ def test_heatmap_cells_labels_and_duplicates(frame):
     assert rect["encoding"]["color"]["legend"]["format"] == ".0%"
     assert text["encoding"]["text"]["format"] == ".0%"
     assert len(spec["data"]["values"]) == 3
+    assert text["transform"] == [{"filter": 'isValid(datum["missing_share"])'}]  # no "null" written in a cell
     dup = frame({"table": ["orders", "orders"], "column": ["amount", "amount"], "missing_share": [0.1, 0.2]})
     with pytest.raises(InputError, match=r"each \(column, table\) pair must appear once"):
         chart_heatmap(dup, x="column", y="table", value="missing_share")
@@ -212,6 +213,9 @@ def test_table_shows_share_columns_as_percentages():
     out = table(pl.DataFrame({"share": [0.2493], "quarantined_share": [3.691e-06], "rows": [3]}), lang="en").data
     cells = re.findall(r'<td class="pk-num" style="[^"]*">([^<]*)</td>', out)
     assert cells == ["24.93%", "0.00%", "3"]
+    rates = table(pl.DataFrame({"purchase_rate": [0.125], "step_conversion": [0.5], "bounce_rate_30d": [0.5]}),
+                  lang="en").data
+    assert re.findall(r'<td class="pk-num" style="[^"]*">([^<]*)</td>', rates) == ["12.50%", "50.00%", "0.5"]
 
 
 def test_table_counts_a_lazyframe_without_collecting_it_all():
