@@ -229,8 +229,8 @@ def person_view(person_id: str, *, features: Any, tags_history: Any, catalog: An
     >>> hist = pl.DataFrame({"person_id": ["p1", "p1"], "tag_id": ["active_30d"] * 2, "value": ["false", "true"],
     ...                      "as_of": [dt.date(2026, 3, 31), dt.date(2026, 6, 30)]})
     >>> card = person_view("p1", features=feats, tags_history=hist, show=["spend_365d", "phone"], lang="en")
-    >>> card.features.rows()[0], "13912345678" in str(card.features.rows())
-    (('spend_365d', '1,234.5'), False)
+    >>> card.features["value"].to_list()[0], "13912345678" in str(card.features.rows())
+    ('1,234.5', False)
     >>> card.tags.select("tag_value", "before").rows()
     [('true', 'false')]
     """
@@ -335,7 +335,8 @@ class AudienceView:
 
     ``sizes``: ``audience``, ``persons``, ``share`` (of the universe), ``exportable`` (consented) for the
     new audience first, then the others; ``overlap``: ``other_audience``, ``persons`` in both, ``jaccard``,
-    ``share`` (of the new audience also in the other). Figures under the minimum group size are blanked.
+    ``share`` (of the new audience also in the other). Figures of groups under the minimum group size are
+    blanked and their ``too_small`` flag set.
     """
 
     name: str
@@ -389,14 +390,14 @@ def audience_view(universe: Any, expression: str, *, others: Mapping[str, str] |
     members = audience.evaluate(frame, {name: expression.strip(), **others})
     consent = frame[consent_col] if consent_col in frame.columns else None
     size = audience.sizes(members, consent=consent, min_group_size=min_group_size)
-    size = suppress_small_groups(size.drop("too_small"), min_group_size=min_group_size,
-                                 columns=["persons", "share", "exportable"]).drop("suppressed")
+    size = (suppress_small_groups(size.drop("too_small"), min_group_size=min_group_size,
+                                  columns=["persons", "share", "exportable"]).rename({"suppressed": "too_small"}))
     persons = int(members[name].sum())
     pairs = audience.overlaps(members).filter((pl.col("audience") == name) & (pl.col("other") != name))
     overlap = (pairs.select(other_audience="other", persons="persons", jaccard="jaccard",
                             share=pl.col("persons") / max(persons, 1)))
     overlap = suppress_small_groups(overlap, min_group_size=min_group_size,
-                                    columns=["persons", "jaccard", "share"]).drop("suppressed")
+                                    columns=["persons", "jaccard", "share"]).rename({"suppressed": "too_small"})
     shown = size.filter(pl.col("persons").is_not_null())
     chart = (charts.chart_bar(shown, x="audience", y="persons", horizontal=True, lang=lang)
              if shown.height else None)

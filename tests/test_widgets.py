@@ -8,6 +8,7 @@ import pytest
 
 from persona_kit import widgets
 from persona_kit.errors import InputError
+from persona_kit.i18n import label_or
 
 SEGMENTS = {"person_id": [f"p{i:02d}" for i in range(40)],
             "rfm_segment": ["champions"] * 20 + ["lost"] * 15 + ["new"] * 3 + [None] * 2,
@@ -93,7 +94,8 @@ def test_person_view_masks_pii_translates_and_marks_changes(frame):
     card = widgets.person_view("p1", features=frame(PERSONS), tags_history=history, events=events, lang="en",
                                show=["spend_365d", "orders_365d", "phone", "email", "city"], recent=2)
     assert card.person_id == "p1"
-    shown = dict(card.features.rows())
+    shown = dict(zip(["spend_365d", "orders_365d", "phone", "email", "city"], card.features["value"], strict=True))
+    assert card.features["feature"].to_list() == [label_or(f"col.{c}", "en", c) for c in shown]  # translated
     assert shown["spend_365d"] == "1,234.5" and shown["orders_365d"] == "3" and shown["city"] == "上海"
     assert "13912345678" not in str(shown) and "amy@example.com" not in str(shown) and shown["phone"]
     tags = card.tags.rows(named=True)
@@ -148,12 +150,13 @@ def test_audience_view_size_overlap_and_consent_match_a_hand_count(frame):
     first = view.sizes.row(0, named=True)
     assert (first["audience"], first["persons"], first["exportable"]) == ("mine", 26, len(mine & consented))
     assert first["share"] == pytest.approx(26 / 60)
+    assert view.sizes["too_small"].to_list() == [False, False, True]
     assert view.sizes.filter(pl.col("audience") == "tiny")["persons"].to_list() == [None]  # 3 persons: suppressed
     champ = view.overlap.filter(pl.col("other_audience") == "champs").row(0, named=True)
     assert champ["persons"] == len(mine & champs) == 13
     assert champ["jaccard"] == pytest.approx(len(mine & champs) / len(mine | champs))
     assert champ["share"] == pytest.approx(13 / 26)
-    assert view.overlap.filter(pl.col("other_audience") == "tiny")["persons"].to_list() == [None]
+    assert view.overlap.filter(pl.col("other_audience") == "tiny").select("persons", "too_small").row(0) == (None, True)
     assert [r["audience"] for r in view.chart.to_dict()["data"]["values"]] == ["mine", "champs"]
 
 
