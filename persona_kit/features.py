@@ -514,6 +514,7 @@ def _purchases(orders: Any, products: Any) -> nw.LazyFrame:
     if renamed:
         lf = lf.rename({"source_key": "source_customer_id"})
     kept = nw.from_native(netted_purchases(lf.to_native()))
+    kept = kept.lazy() if isinstance(kept, nw.DataFrame) else kept  # pandas has no lazy native frame
     if renamed:
         kept = kept.rename({"source_customer_id": "source_key"})
     if products is not None and "brand" not in kept.collect_schema().names():

@@ -109,11 +109,10 @@ def persona_features(events: Any = None, orders: Any = None, customers: Any = No
     """
     from persona_kit import features
     from persona_kit.models import interest_scores, interest_wide
-    from persona_kit.segments import kept_purchases
 
     out, _ = as_polars(features.build_features(events, orders, None, customers, as_of=as_of, windows=windows,
                                                person_col=person_col), where="features")
-    kept = as_polars(kept_purchases(orders), where="orders")[0] if orders is not None else None
+    kept = as_polars(features.purchases(orders), where="orders")[0] if orders is not None else None
     with_category = [f if f is not None and "category" in nw.from_native(f).columns else None for f in (events, kept)]
     if any(f is not None for f in with_category):  # no category anywhere (e.g. Online Retail): no interests
         scores = interest_scores(*with_category, as_of=as_of, half_life_days=half_life_days, person_col=person_col)

@@ -35,11 +35,12 @@ import polars as pl
 
 from persona_kit.errors import InputError, check_columns
 from persona_kit.features import observation_end, rows_as_of
+from persona_kit.features import purchases as features_purchases
 from persona_kit.frames import as_polars, collect_like, lazy_input
 
 __all__ = ["RFM_SEGMENTS", "VALUE_GROUPS", "RFM_GRID", "RFM_CLASSES", "LIFECYCLE_STAGES", "AIPL_STAGES", "AIPL_EVENTS",
            "SEGMENT_SCHEMES", "SCHEME_LABELS", "rfm_table", "rfm_scores", "rfm_segments", "lifecycle_stages", "aipl_stages",
-           "stage_flow", "segment_table", "kept_purchases", "aipl_by_scope"]
+           "stage_flow", "segment_table", "aipl_by_scope"]
 
 RFM_SEGMENTS = ("champions", "loyal", "potential_loyalist", "new", "promising", "need_attention",
                 "about_to_sleep", "at_risk", "cant_lose_them", "hibernating", "lost")
@@ -404,7 +405,7 @@ def segment_table(persons: Any, orders: Any, events: Any = None, reviews: Any = 
     [('a', 'important_value', 'new'), ('b', 'general_winback', 'churned'), ('c', None, None)]
     """
     base, eager = lazy_input(persons, [person_col], "persons")
-    purchases = _polars(kept_purchases(orders))
+    purchases = _polars(features_purchases(orders))
     events, reviews, customers = (None if f is None else _polars(f) for f in (events, reviews, customers))
     rfm = rfm_segments(rfm_scores(rfm_table(purchases, as_of=as_of, person_col=person_col)), split=split)
     life = lifecycle_stages(purchases, as_of=as_of, new_days=new_days, active_days=active_days,
@@ -418,27 +419,6 @@ def segment_table(persons: Any, orders: Any, events: Any = None, reviews: Any = 
     if not eager:
         return out.lazy()
     return out.to_pandas() if base.implementation.is_pandas_like() else out
-
-
-def kept_purchases(orders: Any) -> Any:
-    """What customers kept, from clean (step 02) or identity (step 03, ``source_key``) order lines: the
-    features' purchase rule (:func:`persona_kit.clean.netted_purchases`), same kind as ``orders``.
-
-    Examples
-    --------
-    >>> import polars as pl, datetime as dt
-    >>> o = pl.DataFrame({"person_id": "a", "source_key": "k", "order_id": ["1", "2"], "status": ["paid", "cancelled"],
-    ...     "quantity": 1.0, "unit_price": 5.0, "amount": 5.0, "net_quantity": [1.0, 0.0], "net_amount": [5.0, 0.0],
-    ...     "order_ts": dt.datetime(2024, 1, 1)})
-    >>> kept_purchases(o)["order_id"].to_list()
-    ['1']
-    """
-    from persona_kit.features import _purchases
-
-    kept = _purchases(orders, None)
-    if isinstance(kept, nw.LazyFrame) and isinstance(nw.from_native(orders), nw.DataFrame):
-        kept = kept.collect()
-    return kept.to_native()
 
 
 def aipl_by_scope(events: Any, purchases: Any = None, *, as_of: Any, scopes: Sequence[Any],

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from scipy import stats
 
-from persona_kit import segments
+from persona_kit import features, segments
 from persona_kit.errors import InputError
 from persona_kit.i18n import labels
 
@@ -280,11 +280,11 @@ def test_aipl_by_scope_is_aipl_stages_per_category(frame):
         segments.aipl_by_scope(frame(events), as_of="2024-06-30", scopes="护肤")
 
 
-def test_kept_purchases_keeps_the_frame_kind_and_nets(frame):
+def test_purchases_keep_the_frame_kind_and_net(frame):
     orders = {"person_id": ["a", "a"], "source_key": ["k", "k"], "order_id": ["1", "2"],
               "status": ["paid", "paid"], "quantity": [2.0, 1.0], "unit_price": [5.0, 5.0], "amount": [10.0, 5.0],
               "net_quantity": [1.0, 0.0], "net_amount": [5.0, 0.0], "order_ts": [D(2024, 1, 1)] * 2}
-    kept = segments.kept_purchases(frame(orders))
+    kept = features.purchases(frame(orders))
     assert type(kept) is type(frame(orders))
     assert _native(frame, kept).select("order_id", "quantity", "amount").rows() == [("1", 1.0, 5.0)]
 
