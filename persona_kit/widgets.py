@@ -438,9 +438,11 @@ def audience_builder(universe: Any, *, others: Mapping[str, str] | None = None, 
         except InputError as err:
             _show(out, [_error_html(str(err))])
             return
-        items = [html_table(view.sizes, lang=lang, max_rows=max(view.sizes.height, 1))]
-        if view.overlap.height:
-            items.append(html_table(view.overlap, lang=lang, max_rows=view.overlap.height))
+        def shown(frame: pl.DataFrame) -> Any:  # the too_small column only when some group is too small
+            frame = frame if frame["too_small"].any() else frame.drop("too_small")
+            return html_table(frame, lang=lang, max_rows=max(frame.height, 1))
+
+        items = [shown(view.sizes)] + ([shown(view.overlap)] if view.overlap.height else [])
         _show(out, items + ([view.chart] if view.chart is not None else []))
 
     name_box.observe(refresh, names="value")

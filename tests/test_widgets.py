@@ -179,9 +179,9 @@ def test_audience_builder_reacts_to_typing_and_shows_errors_inline():
     name, text = box.children[0].children
     assert _texts(box) == ""  # nothing typed yet
     text.value = "spend_365d >= 300"
-    assert ">30<" in _texts(box) and "champs" in _texts(box)
-    text.value = "spend_365d >= 500"
-    assert ">10<" in _texts(box)
+    assert ">30<" in _texts(box) and "champs" in _texts(box) and "Too small" not in _texts(box)
+    text.value = "spend_365d >= 500"  # 10 persons, 3 of them champs: that overlap is blanked and flagged
+    assert ">10<" in _texts(box) and ">3<" not in _texts(box) and "Too small" in _texts(box)
     text.value = "spend_365d >= 500 and"
     shown = _texts(box)
     assert "pk-widget-error" in shown and "Traceback" not in shown
