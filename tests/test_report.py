@@ -314,3 +314,38 @@ def test_index_fits_a_laptop_screen_and_prints_to_pdf(tmp_path, offline_browser)
     finally:
         context.close()
     assert pdf.startswith(b"%PDF") and 1 <= len(re.findall(rb"/Type\s*/Page\b", pdf)) <= 3
+
+
+# two characters drawn on a canvas in a font: identical bitmaps mean both are the "missing glyph" box (tofu)
+_SAME_GLYPH = """([a, b, font]) => {
+  const draw = ch => { const c = document.createElement('canvas'); c.width = 64; c.height = 64;
+    const g = c.getContext('2d'); g.fillStyle = '#fff'; g.fillRect(0, 0, 64, 64); g.fillStyle = '#000';
+    g.font = '40px ' + font; g.fillText(ch, 8, 48); return Array.from(g.getImageData(0, 0, 64, 64).data); };
+  const x = draw(a), y = draw(b);
+  return {same: x.every((v, i) => v === y[i]), ink: x.filter((v, i) => i % 4 === 0 && v < 128).length};
+}"""
+# the font and the Chinese characters of the first element of ``selector`` that holds Chinese text
+_HAN_TEXT = """(selector) => {
+  const el = [...document.querySelectorAll(selector)].find(e => /[\\u4e00-\\u9fff]/.test(e.textContent));
+  return el ? [getComputedStyle(el).fontFamily, [...el.textContent].filter(c => /[\\u4e00-\\u9fff]/.test(c))]
+            : null;
+}"""
+
+
+@pytest.mark.browser
+def test_chinese_renders_as_glyphs_not_tofu(report_html, tmp_path, offline_browser):
+    index = write_index(tmp_path, RUN)
+    context = offline_browser._browser.new_context(offline=True)  # the session's Chromium (tests/browser.py)
+    try:
+        page = context.new_page()
+        for path, selector in ((report_html, ".pk-chart svg text"), (report_html, "h1"), (index, "th")):
+            page.goto(path.as_uri(), wait_until="load")
+            page.wait_for_selector(selector, timeout=30_000)
+            font, han = page.evaluate(_HAN_TEXT, selector)
+            a, b = list(dict.fromkeys(han))[:2]
+            drawn = page.evaluate(_SAME_GLYPH, [a, b, font])
+            assert not drawn["same"] and drawn["ink"] > 100, (path.name, selector, font, a, b, drawn)
+        tofu = page.evaluate(_SAME_GLYPH, ["\ue000", "\ue001", font])  # unassigned: both the missing-glyph box
+        assert tofu["same"], "the check must see tofu where there is no glyph"
+    finally:
+        context.close()
