@@ -333,13 +333,13 @@ def _thumbnail(report_dir: Path, step: Mapping[str, Any], lang: str) -> str:
     page = report_dir / str(step["html"])
     if not page.is_file():
         return ""
-    spec = headline_chart(page)
-    if spec is None:
-        return ""
     try:
-        svg = vlc.vegalite_to_svg(spec)
+        spec = headline_chart(page)
+        svg = vlc.vegalite_to_svg(spec) if spec is not None else None
     except Exception as err:  # a chart the static renderer cannot draw must not cost the run its index
-        log.warning("%s: no thumbnail for the headline chart (%s)", page, str(err).splitlines()[0])
+        log.warning("%s: no thumbnail for the headline chart (%s)", page, (str(err).splitlines() or [""])[0])
+        return ""
+    if svg is None:
         return ""
     title = spec.get("title")
     title = title.get("text") if isinstance(title, Mapping) else title

@@ -292,6 +292,10 @@ def test_index_shows_each_reports_headline_chart(tmp_path):
     bare = tmp_path / "bare"
     bare.mkdir()
     assert "<td class=thumb>" not in write_index(bare, RUN).read_text(encoding="utf-8")  # reports not there
+    (bare / "01_data_quality.html").write_text('<div class="pk-chart"></div><script>var id="pk-chart-0a-1", '
+                                               'spec={"mark": "no-such-mark"}, tries=0;</script>')
+    (bare / "02_clean.html").write_text('var id="pk-chart-0b-1", spec={"mark": "bar", ')  # cut short
+    assert "<td class=thumb>" not in write_index(bare, RUN).read_text(encoding="utf-8")  # no thumbnail, no crash
 
 
 @pytest.mark.browser
