@@ -34,7 +34,7 @@ import narwhals as nw
 import polars as pl
 
 from persona_kit.errors import InputError, check_columns
-from persona_kit.features import observation_end, rows_as_of
+from persona_kit.features import exact_sum, observation_end, rows_as_of
 from persona_kit.features import purchases as features_purchases
 from persona_kit.frames import as_polars, collect_like, lazy_input
 
@@ -121,7 +121,7 @@ def rfm_table(orders: Any, *, as_of: Any, person_col: str = "person_id", ts_col:
     lf = rows_as_of(lf, ts_col, end)
     out = lf.group_by(person_col).agg(nw.col("_ts").max().alias("_last"),
                                       nw.col(order_col).n_unique().alias("frequency"),
-                                      nw.col(amount_col).sum().alias("monetary"))
+                                      exact_sum(nw.col(amount_col)).alias("monetary"))
     recency = ((nw.lit(end) - nw.col("_last")).dt.total_seconds() // 86_400).cast(nw.Int64)
     out = out.select(nw.col(person_col), recency.alias("recency_days"), nw.col("frequency").cast(nw.Int64),
                      nw.col("monetary").cast(nw.Float64))

@@ -35,14 +35,15 @@ import narwhals as nw
 import polars as pl
 
 from persona_kit.errors import InputError, check_columns
-from persona_kit.features import lazy_input, observation_end, rows_as_of
-from persona_kit.frames import as_polars
+from persona_kit.features import exact_sum, observation_end, rows_as_of
+from persona_kit.frames import as_polars, lazy_input
 
 __all__ = ["DEFAULT_TYPE_WEIGHTS", "interest_scores", "interest_tags", "interest_wide", "interests"]
 
 DEFAULT_TYPE_WEIGHTS: dict[str, float] = {"exposure": 0.0, "view": 1.0, "click": 1.0, "search": 0.0,
                                           "share": 2.0, "fav": 3.0, "cart": 4.0, "buy": 6.0}
 _VALUES = ("share", "affinity", "score")
+_SCALE = 10**9  # scores are summed exactly to 1e-9
 
 
 def _decayed(lf: nw.LazyFrame, ts_col: str, weight: nw.Expr, end: Any, half_life_days: float,
@@ -118,8 +119,11 @@ def interest_scores(events: Any = None, purchases: Any = None, *, as_of: Any, ha
     if len(parts) == 2 and parts[0].implementation != parts[1].implementation:
         raise InputError("events and purchases must be the same kind of frame (both pandas or both polars)")
     rows = nw.concat(parts) if len(parts) > 1 else parts[0]
-    scores = (rows.filter(nw.col("score") > 0).group_by(person_col, "category").agg(nw.col("score").sum()))
-    per = scores.group_by(person_col).agg(nw.col("score").sum().alias("_sum"), nw.col("score").max().alias("_max"))
+    # exact sums (to 1e-9): a float sum depends on the order a parallel group-by adds rows in
+    scores = (rows.filter(nw.col("score") > 0).group_by(person_col, "category")
+              .agg(exact_sum(nw.col("score"), _SCALE)))
+    per = scores.group_by(person_col).agg(exact_sum(nw.col("score"), _SCALE).alias("_sum"),
+                                          nw.col("score").max().alias("_max"))
     out = (scores.join(per, on=person_col)
            .with_columns(share=nw.col("score") / nw.col("_sum"), affinity=nw.col("score") / nw.col("_max"))
            .select(person_col, "category", "score", "share", "affinity")

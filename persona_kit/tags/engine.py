@@ -117,7 +117,7 @@ def compute_tags(features: Any, catalog: Catalog, *, as_of: Any, model_outputs: 
     -------
     DataFrame (the kind of ``features``)
         Long form ``person_id, tag_id, value (String), as_of (Date)``: tags in catalog order, persons in
-        input order (on engines that keep an order).
+        input order (sorted by id when ``model_outputs`` are joined; a join keeps no row order).
 
     Raises
     ------
@@ -144,7 +144,7 @@ def compute_tags(features: Any, catalog: Catalog, *, as_of: Any, model_outputs: 
             raise InputError(f"model_outputs must be the same kind of frame as features ({lf.implementation}), "
                              f"got {scores.implementation}")
         scores = scores.select(nw.col(person_col).alias("person_id"), *[nw.col(c).alias(f"__model_{c}") for c in wanted])
-        lf = lf.join(scores, on="person_id", how="left")
+        lf = lf.join(scores, on="person_id", how="left").sort("person_id")  # a join keeps no row order
     columns = lf.collect_schema().names()
     values = [_tag_value(tag, columns).alias(tag.id) for tag in catalog]
     if not values:
