@@ -26,33 +26,64 @@ from pathlib import Path
 ROOT = Path(__file__).parents[1]
 
 
-def measure(target: str, *, repeat: int = 3, limit_as_mb: int | None = None, **kwargs) -> dict:
+def measure(target: str, *, repeat: int = 3, memory_cap_mb: int | None = None, **kwargs) -> dict:
     """Median whole-process wall / CPU / work seconds and max peak RSS (MB) of ``repeat`` fresh runs.
 
-    ``limit_as_mb`` caps the child's address space (``RLIMIT_AS``, like ``ulimit -v``): the child dies
-    (MemoryError / allocation failure) rather than use more.
+    ``memory_cap_mb`` runs the child in a memory cgroup of that limit (cgroup v1 ``memory.limit_in_bytes``
+    under this process's own cgroup, like ``systemd-run -p MemoryMax``): the kernel reclaims page cache
+    and kills the child rather than let it use more. Without a writable memory cgroup the cap falls back
+    to the address space (``RLIMIT_AS``, like ``ulimit -v``), which is stricter: it counts reservations
+    that are never touched. The result says which cap was used (``cap``).
     """
-    runs = []
+    runs, cap = [], None
     for _ in range(repeat):
+        group = _memory_group(memory_cap_mb) if memory_cap_mb else None
+        cap = None if memory_cap_mb is None else ("cgroup" if group else "rlimit_as")
         began = time.perf_counter()
-        limit = None
-        if limit_as_mb is not None:
-            def limit() -> None:
-                cap = limit_as_mb * 1024 * 1024
-                resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
         proc = subprocess.Popen([sys.executable, "-m", "benchmarks.runner", target, json.dumps(kwargs)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                                preexec_fn=limit)
-        out, err = proc.communicate()  # drains the pipes; the rusage below is then read by wait4
+                                preexec_fn=None if cap is None else _confine(group, memory_cap_mb))
+        out, err = proc.communicate()
         wall = time.perf_counter() - began
+        if group:
+            group_peak = int((group / "memory.max_usage_in_bytes").read_text()) / 2**20
+            group.rmdir()
         if proc.returncode != 0:
-            raise RuntimeError(f"{target} failed ({proc.returncode}):\n{err[-3000:]}")
+            raise RuntimeError(f"{target} failed ({proc.returncode}, cap {cap} {memory_cap_mb} MB):\n{err[-3000:]}")
         result = json.loads(out.strip().splitlines()[-1])
-        runs.append({**result, "wall_s": wall})
-    return {"target": target, "repeat": repeat, "wall_s": statistics.median(r["wall_s"] for r in runs),
-            "cpu_s": statistics.median(r["cpu_s"] for r in runs),
-            "work_s": statistics.median(r["work_s"] for r in runs),
-            "peak_mb": max(r["peak_mb"] for r in runs), "info": runs[0]["info"]}
+        runs.append({**result, "wall_s": wall, **({"group_peak_mb": group_peak} if group else {})})
+    summary = {"target": target, "repeat": repeat, "wall_s": statistics.median(r["wall_s"] for r in runs),
+               "cpu_s": statistics.median(r["cpu_s"] for r in runs),
+               "work_s": statistics.median(r["work_s"] for r in runs),
+               "peak_mb": max(r["peak_mb"] for r in runs), "info": runs[0]["info"]}
+    if cap:
+        summary.update(cap=cap, cap_mb=memory_cap_mb)
+    if any("group_peak_mb" in r for r in runs):
+        summary["group_peak_mb"] = max(r["group_peak_mb"] for r in runs)  # RSS + page cache charged
+    return summary
+
+
+_CGROUP = Path("/sys/fs/cgroup/memory")
+
+
+def _memory_group(limit_mb: int) -> Path | None:
+    """A fresh child memory cgroup limited to ``limit_mb``, or None when cgroups cannot be written here."""
+    group = _CGROUP / f"persona-kit-bench-{os.getpid()}"
+    try:
+        group.mkdir(exist_ok=True)
+        (group / "memory.limit_in_bytes").write_text(str(limit_mb * 2**20))
+    except OSError:
+        return None
+    return group
+
+
+def _confine(group: Path | None, limit_mb: int):
+    def confine() -> None:
+        if group is not None:
+            (group / "cgroup.procs").write_text(str(os.getpid()))
+        else:
+            resource.setrlimit(resource.RLIMIT_AS, (limit_mb * 2**20, limit_mb * 2**20))
+    return confine
 
 
 def machine() -> str:

@@ -2,8 +2,8 @@
 
 :func:`write_partitioned` lays the identity step's events and orders out as Hive-partitioned Parquet
 (``day=YYYY-MM-DD/…``), optionally ``copies`` times with distinct person, session and order ids so the log
-can be made as large as wanted. :func:`stream_profile` — run under an address-space cap (``ulimit -v``,
-``RLIMIT_AS``) by ``python -m benchmarks --only streaming`` — scans those folders lazily and writes the
+can be made as large as wanted. :func:`stream_profile` — run under a memory cap (a memory cgroup, see
+:func:`benchmarks.runner.measure`) by ``python -m benchmarks --only streaming`` — scans those folders lazily and writes the
 features (:func:`persona_kit.features.build_features`) and the RFM table
 (:func:`persona_kit.segments.rfm_table`) with ``sink_parquet``: polars' streaming engine runs the plan in
 batches and never holds the log. Tags are then computed from the written features (one row per person).
