@@ -213,9 +213,10 @@ def person_view(person_id: str, *, features: Any, tags_history: Any, catalog: An
     Returns
     -------
     PersonView
-        ``features``: ``feature`` (translated name), ``value`` (text); ``tags``: ``group`` (the tag's
-        category), ``tag_id`` (the tag's name in ``lang``), ``tag_value``, ``before`` (the value at the
-        previous snapshot when it differs, else null); ``events``: time, type, category, channel.
+        ``features``: ``feature`` (translated name), ``value`` (text, "—" when missing); ``tags``:
+        ``group`` (the tag's category), ``tag_id`` (the tag's name in ``lang``), ``tag_value``, ``before``
+        (the value at the previous snapshot when it differs, else null); ``events``: time, type, category,
+        channel.
 
     Raises
     ------
@@ -244,7 +245,7 @@ def person_view(person_id: str, *, features: Any, tags_history: Any, catalog: An
     row = feats.row(0, named=True) if feats.height else {}
     cols = [c for c in (show if show is not None else _PERSON_FEATURES) if c in feats.columns]
     feature_table = pl.DataFrame({"feature": [label_or(f"col.{c}", lang, c) for c in cols],
-                                  "value": [_as_text(row[c]) for c in cols]},
+                                  "value": [_as_text(row[c]) or "—" for c in cols]},
                                  schema={"feature": pl.String, "value": pl.String})
     latest = as_polars(card["tags"], where="tags")[0]
     history = as_polars(card["history"], where="history")[0]
@@ -318,8 +319,14 @@ def person_viewer(features: Any, tags_history: Any, *, catalog: Any = None, even
         except InputError as err:
             _show(out, [_error_html(str(err))])
             return
-        parts = [card.features, card.tags] + ([card.events] if card.events is not None else [])
-        _show(out, [html_table(p, lang=lang, max_rows=max(p.height, 1)) for p in parts])
+        from IPython.display import HTML
+
+        def cell(frame: pl.DataFrame) -> str:
+            return html_table(frame, lang=lang, max_rows=max(frame.height, 1)).data
+
+        left = cell(card.features) + (cell(card.events) if card.events is not None else "")
+        _show(out, [HTML('<div style="display:flex;flex-wrap:wrap;gap:8px 32px;align-items:flex-start">'
+                         f"<div>{left}</div><div>{cell(card.tags)}</div></div>")])
 
     box.observe(refresh, names="value")
     refresh()

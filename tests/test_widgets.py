@@ -103,6 +103,8 @@ def test_person_view_masks_pii_translates_and_marks_changes(frame):
         ("Basic attributes", "Gender", "female", None), ("Behaviour", "Active in the last 30 days", "true", "false")]
     assert card.events.columns == ["event_ts", "event_type", "channel"]
     assert card.events["event_type"].to_list() == ["cart", "buy"]  # the two latest of p1, newest first
+    assert dict(zip(*widgets.person_view("p2", features=frame(PERSONS), tags_history=history,
+                                         show=["email"]).features, strict=True)) == {"email": "—"}  # missing
     zh = widgets.person_view("p2", features=frame(PERSONS), tags_history=history, lang="zh", show=["orders_365d"])
     assert zh.tags.rows() == [("基础属性", "性别", "male", None)] and zh.events is None
     with pytest.raises(InputError, match=r"^person 'p9' is in neither the features nor the tag history"):
