@@ -47,13 +47,13 @@ def write_links(path: str | Path, links: int, seed: int = 7) -> None:
 
 
 def write_purchases(orders: str | Path, path: str | Path) -> None:
-    """What customers kept (:func:`persona_kit.segments.kept_purchases`) of the identity step's orders, as
+    """What customers kept (:func:`persona_kit.features.purchases`) of the identity step's orders, as
     person_id, order_id, product_id, order_ts (local wall-clock time), amount."""
     import polars as pl
 
-    from persona_kit.segments import kept_purchases
+    from persona_kit.features import purchases
 
-    kept = kept_purchases(pl.read_parquet(orders))
+    kept = purchases(pl.read_parquet(orders))
     kept.select("person_id", "order_id", "product_id", pl.col("order_ts").dt.replace_time_zone(None),
                 "amount").write_parquet(path)
 

@@ -1,12 +1,15 @@
 """Bigger than memory on one machine: the feature and RFM build over date-partitioned Parquet, streamed.
 
 :func:`write_partitioned` lays the identity step's events and orders out as Hive-partitioned Parquet
-(``day=YYYY-MM-DD/…``), optionally ``copies`` times with distinct person, session and order ids so the log
-can be made as large as wanted. :func:`stream_profile` — run under a memory cap (a memory cgroup, see
+(``day=YYYY-MM-DD/…``), optionally ``copies`` times with new session and order ids: every person's history
+is repeated, so the log grows as large as wanted while the persons stay the same (the memory a streamed
+group-by needs grows with the persons and their distinct days and sessions, not with the events). :func:`stream_profile` — run under a memory cap (a memory cgroup, see
 :func:`benchmarks.runner.measure`) by ``python -m benchmarks --only streaming`` — scans those folders lazily and writes the
 features (:func:`persona_kit.features.build_features`) and the RFM table
 (:func:`persona_kit.segments.rfm_table`) with ``sink_parquet``: polars' streaming engine runs the plan in
-batches and never holds the log. Tags are then computed from the written features (one row per person).
+batches and never holds the log. Tags are then computed eagerly from the written features
+(:func:`tags_from_features`, one row per person; measured without the cap: the long tag frame has a row
+per person and tag).
 """
 
 from __future__ import annotations
@@ -27,8 +30,8 @@ def write_partitioned(identity_dir: str | Path, out: str | Path, *, copies: int 
 
     out = Path(out)
     sizes = {}
-    for table, columns, ts, ids in (("events", EVENT_COLUMNS, "event_ts", ("person_id", "session_id")),
-                                    ("orders", ORDER_COLUMNS, "order_ts", ("person_id", "order_id", "source_key"))):
+    for table, columns, ts, ids in (("events", EVENT_COLUMNS, "event_ts", ("session_id",)),
+                                    ("orders", ORDER_COLUMNS, "order_ts", ("order_id",))):
         frame = pl.scan_parquet(Path(identity_dir) / f"{table}.parquet").select(columns)
         parts = [frame.with_columns(pl.col(c) + f"~{k}" for c in ids) if k else frame for k in range(copies)]
         log = pl.concat(parts).with_columns(day=pl.col(ts).dt.date())
@@ -49,10 +52,9 @@ def scan_partitioned(folder: str | Path):
 
 
 def stream_profile(start: Callable[[], None], *, data: str, out: str, as_of: str = AS_OF) -> dict:
-    """Features + RFM from ``data/events`` and ``data/orders`` (partitioned), streamed to ``out``; then tags."""
+    """Features + RFM from ``data/events`` and ``data/orders`` (partitioned), streamed to ``out``."""
     import polars as pl
 
-    from persona_kit import tags
     from persona_kit.features import build_features, purchases
     from persona_kit.segments import rfm_table
 
@@ -62,8 +64,20 @@ def stream_profile(start: Callable[[], None], *, data: str, out: str, as_of: str
     events, orders = (scan_partitioned(Path(data) / t).drop("day") for t in ("events", "orders"))
     build_features(events, orders, as_of=as_of).sink_parquet(target / "features.parquet", engine="streaming")
     rfm_table(purchases(orders), as_of=as_of).sink_parquet(target / "rfm.parquet", engine="streaming")
-    feats = pl.read_parquet(target / "features.parquet")
+    count = {name: pl.scan_parquet(target / f"{name}.parquet").select(pl.len()).collect().item()
+             for name in ("features", "rfm")}
+    return {"persons": count["features"], "rfm_rows": count["rfm"]}
+
+
+def tags_from_features(start: Callable[[], None], *, out: str, as_of: str = AS_OF) -> dict:
+    """Tags (:func:`persona_kit.tags.compute_tags`, eager) from the features :func:`stream_profile` wrote."""
+    import polars as pl
+
+    from persona_kit import tags
+
+    start()
+    feats = pl.read_parquet(Path(out) / "features.parquet")
     usable = tags.load_catalog().computable(feats.columns)
-    tags.write_snapshot(tags.compute_tags(feats, usable, as_of=as_of), target, catalog=usable)
-    return {"persons": feats.height, "rfm_rows": pl.scan_parquet(target / "rfm.parquet").select(pl.len()).collect().item(),
-            "tags": len(usable.ids)}
+    tagged = tags.compute_tags(feats, usable, as_of=as_of)
+    tags.write_snapshot(tagged, out, catalog=usable)
+    return {"persons": feats.height, "tags": len(usable.ids), "tag_rows": tagged.height}

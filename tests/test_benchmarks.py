@@ -104,7 +104,9 @@ def test_streamed_build_over_partitioned_parquet_equals_the_in_memory_build(buil
     eager = features.build_features(events, orders, as_of=streaming.AS_OF)
     streamed = pl.read_parquet(tmp_path / "out" / "features.parquet")
     assert_frame_equal(streamed, eager, check_dtypes=False)
-    assert info["persons"] == eager.height and info["tags"] > 20
+    assert info["persons"] == eager.height and info["rfm_rows"] > 0.5 * eager.height
+    tagged = streaming.tags_from_features(lambda: None, out=str(tmp_path / "out"))
+    assert tagged["persons"] == eager.height and tagged["tags"] > 20
 
 
 def test_the_command_builds_the_profile_and_streams_it_under_a_memory_cap(built, tmp_path):
@@ -116,10 +118,10 @@ def test_the_command_builds_the_profile_and_streams_it_under_a_memory_cap(built,
     assert main(["--people", str(PEOPLE), "--repeat", "1", "--work", str(work), "--only", "streaming",
                  "--cap-mb", "2000", "--json", str(out)]) == 0
     rows = json.loads(out.read_text())["rows"]
-    build, streamed = rows  # the profile build (needed by the streamed one) and the streamed build
+    build, streamed, tagged = rows  # the profile build (needed by the streamed one), the streamed build, tags
     assert 0.99 * build["other"]["info"]["events"] <= build["ours"]["info"]["events"] <= build["other"]["info"]["events"]
     assert streamed["cap_mb"] == 2000 and 0 < streamed["ours"]["peak_mb"] < 2000
-    assert streamed["ours"]["info"]["persons"] == build["ours"]["info"]["features"][0]
+    assert streamed["ours"]["info"]["persons"] == build["ours"]["info"]["features"][0] == tagged["ours"]["info"]["persons"]
 
 
 def test_a_peer_case_runs_in_a_fresh_measured_process(built):
