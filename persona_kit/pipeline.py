@@ -288,6 +288,7 @@ class StepContext:
         self.step, self.run_dir, self.lang, self.params = step, run_dir, lang, params
         self.root = find_root()
         self.summary: dict[str, Any] = {}
+        self._headline: Any = None
 
     @property
     def step_dir(self) -> Path:
@@ -326,6 +327,21 @@ class StepContext:
     def artifacts(self, step: str) -> list[str]:
         """Names of the Parquet artifacts an earlier ``step`` wrote in this run (sorted)."""
         return sorted(p.stem for p in (self.run_dir / step).glob("*.parquet"))
+
+    def headline(self, key: str, **values: object) -> None:
+        """Show the translated findings ``key`` at the TOP of the report, under the step's title.
+
+        A step computes its numbers as it goes; its summary can only be written at the end. The title cell
+        leaves an empty display there (:func:`start_step`), and this fills it: papermill (nbclient) applies
+        the update to that earlier output, so the saved notebook and the HTML report open with the findings.
+        Called again, it replaces the text.
+        """
+        from IPython.display import Markdown
+
+        if self._headline is None:  # not started by start_step (e.g. a test): show it here instead
+            self.md(key, **values)
+        else:
+            self._headline.update(Markdown(self.t(key, **values)))
 
     def finish(self) -> None:
         """Save the step's key numbers (``summary``) and show the parameters and versions it ran with."""
@@ -367,4 +383,7 @@ def start_step(step: str, *, run_dir: str, lang: str = "zh", **params: Any) -> S
     enable_offline()
     ctx = StepContext(step, folder, lang, {"run_dir": run_dir, "lang": lang, **params})
     ctx.md(f"step.{step}.intro")
+    from IPython.display import Markdown, display
+
+    ctx._headline = display(Markdown(""), display_id=True)  # filled by ctx.headline(...) once numbers exist
     return ctx

@@ -29,7 +29,7 @@ def test_every_key_a_notebook_uses_exists():
     used = set()
     for path in (ROOT / "notebooks").glob("*.ipynb"):
         source = path.read_text(encoding="utf-8")
-        used |= set(re.findall(r'(?:ctx\.md|ctx\.t)\(\\"([a-z0-9_.]+)\\"', source))
+        used |= set(re.findall(r'(?:ctx\.md|ctx\.t|ctx\.headline)\(\\"([a-z0-9_.]+)\\"', source))
         used |= set(re.findall(r'title=\\"([a-z0-9_.]+)\\"', source))
         used |= {f"step.{path.stem}", f"step.{path.stem}.intro"}
     assert used, "no label keys found in notebooks"

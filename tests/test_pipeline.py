@@ -112,3 +112,23 @@ def test_cli_generate_then_validate(tmp_path, capsys):
     assert "rows_in" in printed and "tmall_orders.csv" in printed
     assert cli.main(["generate", "--people", "5", "--out", str(tmp_path / "tiny")]) == 2
     assert "persona-kit: error:" in capsys.readouterr().err
+
+
+def test_headline_written_at_the_end_shows_under_the_title(tmp_path):
+    """ctx.headline fills the empty display start_step leaves under the title, in the executed notebook."""
+    import papermill
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("import persona_kit as pk\n"
+                                  f"ctx = pk.start_step('01_data_quality', run_dir={str(tmp_path)!r}, lang='en')"),
+        nbformat.v4.new_code_cell("print('details')"),
+        nbformat.v4.new_code_cell("ctx.headline('lang.name')"),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "in.ipynb")
+    papermill.execute_notebook(str(tmp_path / "in.ipynb"), str(tmp_path / "out.ipynb"), progress_bar=False,
+                               cwd=str(Path(__file__).parents[1]))
+    cells = nbformat.read(tmp_path / "out.ipynb", as_version=4).cells
+    first = [o.get("data", {}).get("text/markdown") for o in cells[0].outputs]
+    assert "English" in first, first  # the findings sit under the title, before the details
+    assert not any("English" in str(o) for o in cells[2].outputs)
