@@ -53,14 +53,21 @@ def main(argv: list[str] | None = None) -> int:
     peer_repeat = args.peer_repeat or args.repeat
     print(f"machine: {machine()}", flush=True)
     rows: list[dict] = []
+    out = Path(args.json) if args.json else work / "results.json"
+
+    def keep(row: dict) -> None:
+        """Print a result and rewrite the JSON, so a later failure loses nothing measured before it."""
+        rows.append(row)
+        print(_line(row), flush=True)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"machine": machine(), "argv": sys.argv[1:] if argv is None else argv,
+                                   "rows": rows}, indent=1))
 
     def pair(name: str, ours: str, peer: str | None, *, ours_kw: dict, peer_kw: dict | None = None,
              peer_name: str = "") -> None:
         mine = measure(ours, repeat=args.repeat, **ours_kw)
         other = measure(peer, repeat=peer_repeat, **(peer_kw or ours_kw)) if peer else None
-        row = {"benchmark": name, "peer": peer_name, "ours": mine, "other": other}
-        rows.append(row)
-        print(_line(row), flush=True)
+        keep({"benchmark": name, "peer": peer_name, "ours": mine, "other": other})
 
     if "load" in only:
         for name, (maps, timezone) in load.CASES.items():
@@ -111,13 +118,9 @@ def main(argv: list[str] | None = None) -> int:
         row = {"benchmark": f"streamed features + RFM under a {args.cap_mb} MB memory cap ({mine['cap']}) "
                             f"({sizes['events']['rows']:,} events, {sizes['events']['memory_gb']} GB in memory)",
                "peer": "", "ours": mine, "other": None, "sizes": sizes, "cap_mb": args.cap_mb}
-        rows.append(row)
-        print(_line(row), flush=True)
+        keep(row)
         pair("tags from the streamed features (eager, no cap)", "benchmarks.streaming:tags_from_features", None,
              ours_kw={"out": str(run / "streamed")})
-    out = Path(args.json) if args.json else work / "results.json"
-    out.write_text(json.dumps({"machine": machine(), "argv": sys.argv[1:] if argv is None else argv, "rows": rows},
-                              indent=1))
     print(f"\nresults: {out}\n")
     print(table(rows))
     return 0

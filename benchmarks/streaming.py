@@ -1,9 +1,10 @@
 """Bigger than memory on one machine: the feature and RFM build over date-partitioned Parquet, streamed.
 
 :func:`write_partitioned` lays the identity step's events and orders out as Hive-partitioned Parquet
-(``day=YYYY-MM-DD/…``), optionally ``copies`` times with new session and order ids: every person's history
-is repeated, so the log grows as large as wanted while the persons stay the same (the memory a streamed
-group-by needs grows with the persons and their distinct days and sessions, not with the events). :func:`stream_profile` — run under a memory cap (a memory cgroup, see
+(``day=YYYY-MM-DD/…``), optionally ``copies`` times: events are repeated as they are (same persons, days and
+sessions) and orders with new order ids, so the log grows as large as wanted while what a streamed group-by
+has to remember stays the same — it grows with the persons and their distinct days and sessions, not with
+the events. :func:`stream_profile` — run under a memory cap (a memory cgroup, see
 :func:`benchmarks.runner.measure`) by ``python -m benchmarks --only streaming`` — scans those folders lazily and writes the
 features (:func:`persona_kit.features.build_features`) and the RFM table
 (:func:`persona_kit.segments.rfm_table`) with ``sink_parquet``: polars' streaming engine runs the plan in
@@ -30,7 +31,7 @@ def write_partitioned(identity_dir: str | Path, out: str | Path, *, copies: int 
 
     out = Path(out)
     sizes = {}
-    for table, columns, ts, ids in (("events", EVENT_COLUMNS, "event_ts", ("session_id",)),
+    for table, columns, ts, ids in (("events", EVENT_COLUMNS, "event_ts", ()),
                                     ("orders", ORDER_COLUMNS, "order_ts", ("order_id",))):
         frame = pl.scan_parquet(Path(identity_dir) / f"{table}.parquet").select(columns)
         parts = [frame.with_columns(pl.col(c) + f"~{k}" for c in ids) if k else frame for k in range(copies)]
@@ -38,8 +39,8 @@ def write_partitioned(identity_dir: str | Path, out: str | Path, *, copies: int 
         log.sink_parquet(pl.PartitionBy(out / table, key="day", include_key=False), mkdir=True)
         scan = scan_partitioned(out / table)
         sizes[table] = {"rows": scan.select(pl.len()).collect().item()}
-    events = scan_partitioned(out / "events").collect()  # once, to tell its size in memory
-    sizes["events"]["memory_gb"] = round(events.estimated_size() / 2**30, 2)
+    one = pl.read_parquet(Path(identity_dir) / "events.parquet", columns=list(EVENT_COLUMNS))
+    sizes["events"]["memory_gb"] = round(copies * one.estimated_size() / 2**30, 2)  # the log as one frame
     sizes["events"]["disk_gb"] = round(sum(f.stat().st_size for f in (out / "events").rglob("*.parquet")) / 2**30, 2)
     return sizes
 
