@@ -129,3 +129,15 @@ def test_file_level_errors(tmp_path):
     """), encoding="utf-8")
     with pytest.raises(InputError, match="category \\{'id': 'basic'\\}: needs id and name"):
         load_catalog(bad)
+
+
+def test_every_category_value_of_the_default_catalog_has_an_english_name():
+    """Tag values are written in Chinese; English reports translate them through ``tagvalue.<value>``."""
+    from persona_kit.i18n import labels
+
+    values = set()
+    for tag in load_catalog():
+        d = tag.definition
+        values |= {str(v) for v in d.get("labels", [])} | {str(c["value"]) for c in d.get("cases", [])}
+        values |= {str(d["default"])} if d.get("default") is not None else set()
+    assert len(values) > 20 and sorted(v for v in values if f"tagvalue.{v}" not in labels()) == []
