@@ -128,7 +128,8 @@ def test_features_and_every_default_tag_from_the_sample_run(sample_run):
     persons = pl.read_parquet(step / "persons.parquet")
     assert frame.height == persons.height and frame["as_of"].unique().to_list() == [dt.date(2026, 6, 30)]
     catalog = tags.load_catalog()
-    model = frame.select("person_id", churn_probability=pl.lit(0.5), clv_365d=pl.col("spend_365d"))
+    model = frame.select("person_id", churn_probability=pl.lit(0.5), clv_365d=pl.col("spend_365d"),
+                         lookalike_score=pl.col("views_365d") / pl.col("views_365d").max())
     long = tags.compute_tags(frame, catalog, as_of="2026-06-30", model_outputs=model)
     coverage = long.group_by("tag_id").agg(pl.len())
     assert coverage.height >= 40, "most default tags hold a value for someone on the sample"

@@ -12,7 +12,7 @@ from persona_kit.features import FEATURE_COLUMNS
 from persona_kit.tags.catalog import CATEGORY_IDS, load_catalog
 from persona_kit.tags.expressions import columns_of, parse
 
-MODEL_COLUMNS = {"churn_probability", "clv_365d"}  # read from model_outputs, not from features
+MODEL_COLUMNS = {"churn_probability", "clv_365d", "lookalike_score"}  # read from model_outputs, not from features
 
 
 def test_default_catalog_loads_with_40_tags_in_every_category():

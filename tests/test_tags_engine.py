@@ -181,7 +181,7 @@ def test_default_catalog_runs_on_features():
     catalog = load_catalog()
     frame = default_features()
     scores = pl.DataFrame({"person_id": frame["person_id"], "churn_probability": [i / 12 for i in range(12)],
-                           "clv_365d": [float(i) for i in range(12)]})
+                           "clv_365d": [float(i) for i in range(12)], "lookalike_score": [i / 11 for i in range(12)]})
     long = compute_tags(frame, catalog, as_of=AS_OF, model_outputs=scores)
     assert set(long["tag_id"]) <= set(catalog.ids)
     assert values(long, "churn_risk")["p0"] == "低" and values(long, "churn_risk")["p11"] == "高"
@@ -197,7 +197,7 @@ def test_the_default_catalog_gives_the_same_tags_on_duckdb_and_stays_lazy():
     duckdb = pytest.importorskip("duckdb")
     frame, catalog = default_features(), load_catalog()
     scores = frame.select("person_id", churn_probability=pl.col("views_30d").fill_null(0) / 200,
-                          clv_365d=pl.col("spend_365d"))
+                          clv_365d=pl.col("spend_365d"), lookalike_score=pl.col("orders_90d").fill_null(0) / 200)
     expected = compute_tags(frame, catalog, as_of=AS_OF, model_outputs=scores)
     got = compute_tags(duckdb.from_arrow(frame.to_arrow()), catalog, as_of=AS_OF,
                        model_outputs=duckdb.from_arrow(scores.to_arrow()))
@@ -208,7 +208,7 @@ def test_the_default_catalog_gives_the_same_tags_on_duckdb_and_stays_lazy():
 def test_the_default_catalog_gives_the_same_tags_on_pyspark(spark):
     frame, catalog = default_features(), load_catalog()
     scores = frame.select("person_id", churn_probability=pl.col("views_30d").fill_null(0) / 200,
-                          clv_365d=pl.col("spend_365d"))
+                          clv_365d=pl.col("spend_365d"), lookalike_score=pl.col("orders_90d").fill_null(0) / 200)
     expected = compute_tags(frame, catalog, as_of=AS_OF, model_outputs=scores)
     rows = frame.to_pandas()
     for column in ("as_of", *(c for c in frame.columns if c.endswith("_date"))):
