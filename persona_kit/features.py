@@ -47,7 +47,7 @@ from persona_kit.errors import InputError
 from persona_kit.frames import collect_like, lazy_input
 
 __all__ = ["FEATURE_COLUMNS", "DEFAULT_WINDOWS", "feature_columns", "build_features", "event_features",
-           "order_features", "review_features", "demographics", "observation_end", "rows_as_of", "purchases", "exact_sum"]
+           "order_features", "review_features", "demographics", "observation_end", "rows_as_of", "day_number", "purchases", "exact_sum"]
 
 DEFAULT_WINDOWS = (7, 30, 90, 365)
 
@@ -162,13 +162,17 @@ def rows_as_of(lf: nw.LazyFrame, ts_col: str, end: dt.datetime) -> nw.LazyFrame:
         ts = ts.cast(nw.Datetime("us"))
     # compare calendar days, not against a datetime literal: on Spark a naive literal is read in the Python
     # process's time zone while the column's wall-clock fields are read in the session time zone
-    lf = lf.with_columns(ts.alias("_ts")).with_columns(_a=_day_number(end) - _day_number(nw.col("_ts")))
+    lf = lf.with_columns(ts.alias("_ts")).with_columns(_a=day_number(end) - day_number(nw.col("_ts")))
     return lf.filter(nw.col("_a") >= 1).with_columns(_day=nw.col("_ts").dt.truncate("1d"))
 
 
-def _day_number(value: dt.datetime | nw.Expr) -> int | nw.Expr:
-    """Days since 1970-01-01 of a datetime, from its year and day of year only: duration arithmetic
-    (``dt.total_minutes``) is not available on every backend narwhals drives (pyspark), this is."""
+def day_number(value: dt.datetime | nw.Expr) -> int | nw.Expr:
+    """Days since 1970-01-01 of a datetime (or a datetime expression), from its year and day of year only:
+    duration arithmetic (``dt.total_minutes``) is not available on every backend narwhals drives (pyspark).
+
+    >>> day_number(dt.datetime(1970, 1, 2, 5)), day_number(dt.datetime(2024, 3, 1))
+    (1, 19783)
+    """
     if isinstance(value, dt.datetime):
         return (value.date() - dt.date(1970, 1, 1)).days
     y = value.dt.year().cast(nw.Int64)
@@ -282,7 +286,7 @@ def event_features(events: Any, *, as_of: Any, windows: Sequence[int] = DEFAULT_
     # ISO weekday from the day number (1970-01-01 was a Thursday, 4): narwhals' dt.weekday() on pyspark
     # gives Sunday as 0 instead of 7
     recent = lf.filter(nw.col("_a") <= windows[-1]).with_columns(
-        _hour=nw.col("_ts").dt.hour().cast(nw.Int64), _weekday=(_day_number(nw.col("_ts")) + 3) % 7 + 1)
+        _hour=nw.col("_ts").dt.hour().cast(nw.Int64), _weekday=(day_number(nw.col("_ts")) + 3) % 7 + 1)
     out = _join_all(base, [days, sessions, _top(recent, p, "_hour", None, "peak_hour"),
                            _top(recent, p, "_weekday", None, "peak_weekday")], p)
     out = out.with_columns(*(nw.col(f"_sessions_{w}").fill_null(0) for w in windows),

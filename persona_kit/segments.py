@@ -34,7 +34,7 @@ import narwhals as nw
 import polars as pl
 
 from persona_kit.errors import InputError, check_columns
-from persona_kit.features import exact_sum, observation_end, rows_as_of
+from persona_kit.features import day_number, exact_sum, observation_end, rows_as_of
 from persona_kit.features import purchases as features_purchases
 from persona_kit.frames import as_polars, collect_like, lazy_input
 
@@ -122,7 +122,12 @@ def rfm_table(orders: Any, *, as_of: Any, person_col: str = "person_id", ts_col:
     out = lf.group_by(person_col).agg(nw.col("_ts").max().alias("_last"),
                                       nw.col(order_col).n_unique().alias("frequency"),
                                       exact_sum(nw.col(amount_col)).alias("monetary"))
-    recency = ((nw.lit(end) - nw.col("_last")).dt.total_seconds() // 86_400).cast(nw.Int64)
+    # whole days from the last purchase to the end of as_of, from calendar fields (no duration arithmetic:
+    # pyspark has none in narwhals): a purchase at 00:00:00 is a whole number of days before the end
+    last = nw.col("_last")
+    midnight = ((last.dt.hour() == 0) & (last.dt.minute() == 0) & (last.dt.second() == 0)
+                & (last.dt.microsecond() == 0)).cast(nw.Int64)
+    recency = (day_number(end) - day_number(last) - 1 + midnight).cast(nw.Int64)
     out = out.select(nw.col(person_col), recency.alias("recency_days"), nw.col("frequency").cast(nw.Int64),
                      nw.col("monetary").cast(nw.Float64))
     return collect_like(out.sort(person_col), eager)

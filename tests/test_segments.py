@@ -314,3 +314,19 @@ def test_segment_table_returns_the_kind_of_persons():
     assert isinstance(out, pd.DataFrame) and out["person_id"].tolist() == ["a", "b"]
     assert out["rfm_segment"].tolist()[0] in segments.RFM_SEGMENTS and pd.isna(out["rfm_segment"].tolist()[1])
     assert out["lifecycle_stage"].tolist()[0] == "new" and out["aipl_stage"].tolist()[0] == "purchase"
+
+
+def test_pyspark_gives_the_same_rfm_scores_lifecycle_and_aipl(spark):
+    orders = pl.DataFrame(ORDERS)
+    log = pl.DataFrame({"person_id": ["a", "b", "b", "c"], "event_type": ["pv", "pv", "cart", "buy"],
+                        "event_ts": [D(2024, 6, 1), D(2024, 6, 2), D(2024, 6, 3), D(2024, 6, 4)]})
+    rfm = segments.rfm_table(orders, as_of="2024-06-30")
+    cases = [(segments.rfm_table, orders), (segments.rfm_scores, rfm),
+             (segments.lifecycle_stages, pl.DataFrame(LIFE)), (segments.aipl_stages, log)]
+    for fn, df in cases:
+        kw = {} if fn is segments.rfm_scores else {"as_of": "2024-06-30"}
+        expected = fn(df, **kw).sort("person_id")
+        got = fn(spark.createDataFrame(df.to_pandas()), **kw)
+        assert hasattr(got, "toPandas"), fn.__name__  # a Spark DataFrame
+        got = pl.from_pandas(got.toPandas()).select(expected.columns).cast(expected.schema, strict=False)
+        assert got.sort("person_id").equals(expected), fn.__name__
