@@ -32,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--run", dest="run_name", help="run name (default: `run` in the params file)")
     run.add_argument("--lang", choices=["zh", "en"], help="report language (overrides the params file)")
     run.add_argument("--show-code", action="store_true", help="show code cells in the HTML reports")
+    run.add_argument("--spark", metavar="MASTER",
+                     help="run the steps that can on Spark (features and tags): a master URL such as local[*] or "
+                          "spark://host:7077 (needs the [spark] extra and Java)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
 
     generate = commands.add_parser("generate", help="write a deterministic synthetic sample")
@@ -63,7 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     from persona_kit.pipeline import run
 
-    overrides = {k: v for k, v in {"lang": args.lang, "show_code": args.show_code or None}.items() if v}
+    overrides = {k: v for k, v in {"lang": args.lang, "show_code": args.show_code or None,
+                                   "spark_master": args.spark}.items() if v}
     record = run(args.params, params=overrides, only=args.steps.split(",") if args.steps else None,
                  run_name=args.run_name, progress=not args.quiet)
     for step in record["steps"]:

@@ -87,3 +87,32 @@ def lazy_input(frame: Any, required: Sequence[str], where: str) -> tuple[nw.Lazy
 def collect_like(lf: nw.LazyFrame, eager: bool) -> Any:
     """The native result of a :func:`lazy_input` computation: collected if the input was eager."""
     return (lf.collect() if eager else lf).to_native()
+
+
+def spark_session(master: str, *, timezone: str = "UTC") -> Any:
+    """A SparkSession on ``master`` (``local[*]`` here, ``spark://host:7077``, ``yarn`` … on a cluster) for the
+    steps that can run on Spark (features, tags, RFM / lifecycle / AIPL).
+
+    Spark keeps timestamps as instants and reads their calendar fields in the session time zone, so
+    ``timezone`` must be the data's (e.g. ``Asia/Shanghai``) for days, hours and windows to match polars.
+
+    Raises
+    ------
+    InputError
+        If pyspark is not installed (``pip install 'persona-kit[spark]'``; it also needs Java).
+    """
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise InputError("running on Spark needs pyspark: pip install 'persona-kit[spark]' (and a Java runtime)") \
+            from None
+    session = (SparkSession.builder.master(master).appName("persona-kit")
+               .config("spark.sql.session.timeZone", timezone).config("spark.ui.showConsoleProgress", "false")
+               .getOrCreate())
+    session.conf.set("spark.sql.session.timeZone", timezone)  # also when the session already existed
+    return session
+
+
+def from_spark(frame: Any) -> pl.DataFrame:
+    """A (small, aggregated) Spark DataFrame collected into polars through Arrow."""
+    return pl.from_arrow(frame.toArrow())
