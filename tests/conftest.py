@@ -83,3 +83,28 @@ def spark() -> Iterator[object]:
     finally:
         session.stop()
 # --- end pyspark ----------------------------------------------------------------------------------------
+
+
+# --- the sample through cleaning and OneID (steps 02-03), with each person's planted persona ------------
+
+
+@pytest.fixture(scope="session")
+def sample_identity() -> tuple[dict, object, object]:
+    """``(tables, result, persona)``: the committed sample's pseudonymized person-keyed tables, the identity
+    result (its ``keys`` map raw source ids to ``person_id``, in memory only), and each person's planted persona
+    (``person_id, persona``; from ``data/sample/truth`` — tests only, the pipeline never reads it)."""
+    import polars as pl
+
+    from persona_kit import clean, identity, schema
+
+    root = Path(__file__).parents[1]
+    salt = "synthetic-sample-salt-not-a-secret"
+    tables = clean.clean(schema.load_sources(root / "data/sample/maps")).tables
+    result = identity.link(identity.collect_identifiers(tables), records=identity.record_keys(tables), salt=salt)
+    out = identity.pseudonymize_tables(tables, result, salt=salt)
+    truth = pl.read_parquet(root / "data/sample/truth/records.parquet")
+    persona = (result.keys.join(truth, on=["source", "source_customer_id"])
+               .group_by("person_id", "persona").len().sort("len", "persona", descending=[True, False])
+               .unique("person_id", keep="first").select("person_id", "persona"))
+    return out, result, persona
+# --- end sample ------------------------------------------------------------------------------------------

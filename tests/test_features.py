@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import polars as pl
 import pytest
@@ -11,8 +10,6 @@ import pytest
 from persona_kit import features
 from persona_kit.errors import InputError
 
-ROOT = Path(__file__).resolve().parents[1]
-SALT = "synthetic-sample-salt-not-a-secret"
 D = dt.datetime
 AS_OF = "2024-06-30"
 
@@ -225,21 +222,8 @@ def test_missing_columns_are_named(frame):
 
 # --- the synthetic sample ------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def sample():
-    from persona_kit import clean, identity, schema
-    tables = clean.clean(schema.load_sources(ROOT / "data/sample/maps")).tables
-    result = identity.link(identity.collect_identifiers(tables), records=identity.record_keys(tables), salt=SALT)
-    out = identity.pseudonymize_tables(tables, result, salt=SALT)
-    truth = pl.read_parquet(ROOT / "data/sample/truth/records.parquet")
-    persona = (result.keys.join(truth, on=["source", "source_customer_id"])
-               .group_by("person_id", "persona").len().sort("len", "persona", descending=[True, False])
-               .unique("person_id", keep="first").select("person_id", "persona"))
-    return out, result, persona
-
-
-def test_sample_features_for_every_person_and_planted_personas_differ(sample):
-    tables, result, persona = sample
+def test_sample_features_for_every_person_and_planted_personas_differ(sample_identity):
+    tables, result, persona = sample_identity
     reviews = tables["reviews"].with_columns(sentiment=(pl.col("rating") - 1) / 4)
     f = features.build_features(tables["events"], tables["orders"], reviews, tables["customers"],
                                 as_of="2026-06-30", products=tables.get("products"))
@@ -291,9 +275,9 @@ def test_pyspark_gives_the_same_features_and_stays_spark(spark):
         _assert_same(_from_spark(got, expected), expected)
 
 
-def test_pyspark_and_polars_agree_on_the_sample(sample, spark):
+def test_pyspark_and_polars_agree_on_the_sample(sample_identity, spark):
     """300 persons of the sample, every table, time-zone-aware timestamps, netting and brands included."""
-    tables, _, _ = sample
+    tables, _, _ = sample_identity
     persons = tables["customers"]["person_id"].unique().sort().head(300).implode()
     small = {name: tables[name].filter(pl.col("person_id").is_in(persons))
              for name in ("events", "orders", "reviews", "customers")}

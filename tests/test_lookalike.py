@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import polars as pl
 import pytest
@@ -11,23 +9,14 @@ import pytest
 from persona_kit.errors import InputError
 from persona_kit.models import lookalike
 
-ROOT = Path(__file__).resolve().parents[1]
-SALT = "synthetic-sample-salt-not-a-secret"
-
 
 @pytest.fixture(scope="module")
-def sample():
+def sample(sample_identity):
     """Features of the sample as of 2026-06-30 and each person's planted persona (truth, tests only)."""
-    from persona_kit import clean, features, identity, schema
+    from persona_kit import features
 
-    tables = clean.clean(schema.load_sources(ROOT / "data/sample/maps")).tables
-    result = identity.link(identity.collect_identifiers(tables), records=identity.record_keys(tables), salt=SALT)
-    out = identity.pseudonymize_tables(tables, result, salt=SALT)
-    truth = pl.read_parquet(ROOT / "data/sample/truth/records.parquet")
-    persona = (result.keys.join(truth, on=["source", "source_customer_id"])
-               .group_by("person_id", "persona").len().sort("len", "persona", descending=[True, False])
-               .unique("person_id", keep="first").select("person_id", "persona"))
-    feats = features.build_features(out["events"], out["orders"], None, out["customers"], as_of="2026-06-30")
+    tables, _, persona = sample_identity
+    feats = features.build_features(tables["events"], tables["orders"], None, tables["customers"], as_of="2026-06-30")
     return feats, persona
 
 

@@ -1,7 +1,6 @@
 """Tests for persona_kit.personas: the pipeline, choice of k, stability, TGI profiles, cards, and the planted
 personas of the synthetic sample recovered with ARI >= 0.8."""
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -11,13 +10,10 @@ from scipy import stats
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
-from test_segments import sample_tables  # noqa: F401  (the fixture: the sample through clean and OneID)
 
 from persona_kit import personas
 from persona_kit.errors import InputError
 from persona_kit.i18n import labels
-
-ROOT = Path(__file__).parents[1]
 
 
 def _blobs(sizes=(60, 60, 60), seed=0):
@@ -165,15 +161,12 @@ def test_bad_input():
 # --- the synthetic sample: the planted personas --------------------------------------------------------------
 
 @pytest.mark.slow
-def test_sample_personas_recover_the_planted_ones(sample_tables):  # noqa: F811
-    tables, _, keys = sample_tables
+def test_sample_personas_recover_the_planted_ones(sample_identity):
+    tables, _, truth = sample_identity
     f = personas.persona_features(tables["events"], tables["orders"], tables["customers"], as_of="2026-06-30")
     columns = personas.usable_columns(f, personas.DEFAULT_FEATURES)
     assert len(columns) == 12  # 6 behaviour / value features + 6 category interest shares
     people = personas.fit_personas(f, columns, k=6)
-    records = pl.read_parquet(ROOT / "data/sample/truth/records.parquet")
-    truth = (keys.join(records, on=["source", "source_customer_id"]).group_by("person_id", "persona").len()
-             .sort("len", "persona", descending=[True, False]).unique("person_id", keep="first"))
     joined = people.join(truth, on="person_id")
     assert joined.height == people.height == 5_007
     ari = adjusted_rand_score(joined["persona"], joined["persona_id"])

@@ -1,7 +1,6 @@
 """Tests for persona_kit.segments: RFM against the Online Retail reference, lifecycle, AIPL and stage flows."""
 
 import datetime as dt
-from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -12,7 +11,6 @@ from persona_kit import features, segments
 from persona_kit.errors import InputError
 from persona_kit.i18n import labels
 
-ROOT = Path(__file__).parents[1]
 D = dt.datetime
 
 
@@ -231,23 +229,14 @@ def test_stage_flow_counts_everyone_once(frame):
 
 # --- the segment table on the sample ------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def sample_tables():
-    from persona_kit import clean, identity, schema
-
-    tables = clean.clean(schema.load_sources(ROOT / "data/sample/maps")).tables
-    result = identity.link(identity.collect_identifiers(tables), records=identity.record_keys(tables),
-                           salt="synthetic-sample-salt-not-a-secret")
-    out = identity.pseudonymize_tables(tables, result, salt="synthetic-sample-salt-not-a-secret")
-    persons = result.record_map.select("person_id").unique()
-    return out, persons, result.keys  # keys: raw source ids → person_id, in memory only (for the truth)
 
 
 @pytest.mark.slow
-def test_segment_table_on_the_sample_has_one_row_per_person(sample_tables):
+def test_segment_table_on_the_sample_has_one_row_per_person(sample_identity):
     from persona_kit import clean
 
-    tables, persons, _ = sample_tables
+    tables, result, _ = sample_identity
+    persons = result.record_map.select("person_id").unique()
     kept = clean.netted_purchases(tables["orders"].rename({"source_key": "source_customer_id"}))
     seg = segments.segment_table(persons, tables["orders"], tables["events"], None, tables["customers"],
                                  as_of="2026-06-30")
