@@ -23,7 +23,6 @@ from persona_kit import campaign, features
 from persona_kit.errors import InputError
 
 ROOT = Path(__file__).parents[1]
-RUN = ROOT / "runs/sample/03_identity"
 
 
 def three_arms(seed=3):
@@ -165,17 +164,20 @@ def test_assignment_is_deterministic_stratified_and_order_free():
         campaign.assign_arms(people, arms={"a": 0.5, "b": 0.6}, seed="x")
 
 
-def sample_results():
-    camp, orders = pl.read_parquet(RUN / "campaigns.parquet"), pl.read_parquet(RUN / "orders.parquet")
-    res = campaign.campaign_outcomes(camp, orders, window_days=30)
+@pytest.fixture(scope="module")
+def sample_results(sample_identity):
+    """The sample campaign's outcomes (steps 02-03 computed here, not read from a run folder a clean clone
+    lacks) joined to its planted potential outcomes."""
+    tables = sample_identity[0]
+    res = campaign.campaign_outcomes(tables["campaigns"], tables["orders"], window_days=30)
     raw = (pl.read_csv(ROOT / "data/sample/raw/campaign_2026q1.csv").with_row_index("source_row", offset=2)
            .select(pl.col("source_row").cast(pl.Int64), "openid"))
     truth = pl.read_parquet(ROOT / "data/sample/truth/campaign.parquet").drop("arm")
     return res.join(raw, on="source_row").join(truth, left_on="openid", right_on="source_customer_id")
 
 
-def test_sample_outcomes_match_the_planted_potential_outcomes():
-    res = sample_results()
+def test_sample_outcomes_match_the_planted_potential_outcomes(sample_results):
+    res = sample_results
     assert res.height == 1873
     planted = pl.coalesce([pl.when(pl.col("arm") == a).then(pl.col(f"converted_if_{a}"))
                            for a in ("control", "coupon", "reminder")])
@@ -189,9 +191,9 @@ def test_sample_outcomes_match_the_planted_potential_outcomes():
     assert not rev.srm["mismatch"]
 
 
-def test_uplift_models_rank_the_planted_high_uplift_group_first():
-    res = sample_results().filter(pl.col("arm").is_in(["control", "coupon"]))
-    tables = {n: pl.read_parquet(RUN / f"{n}.parquet") for n in ("events", "orders", "customers")}
+def test_uplift_models_rank_the_planted_high_uplift_group_first(sample_results, sample_identity):
+    res = sample_results.filter(pl.col("arm").is_in(["control", "coupon"]))
+    tables = sample_identity[0]
     pre = features.build_features(tables["events"], tables["orders"], None, tables["customers"], as_of="2026-03-01")
     cols = [c for c, d in pre.schema.items() if d.is_numeric()]
     data = res.join(pre.select("person_id", *cols), on="person_id", how="left")
