@@ -26,13 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import narwhals as nw
 import numpy as np
 import polars as pl
 from scipy import stats
 from sklearn.base import BaseEstimator
 
 from persona_kit.errors import InputError, check_choice, check_columns
+from persona_kit.frames import as_polars, lazy_input
 from persona_kit.privacy import MIN_GROUP_SIZE
 
 __all__ = ["assign_arms", "power_proportions", "power_means", "campaign_outcomes", "srm_check",
@@ -71,16 +71,15 @@ def assign_arms(units: Any, *, arms: dict[str, float], seed: str, id_col: str = 
     >>> out.groupby(["seg", "arm"]).size().tolist()
     [2, 2, 2, 2]
     """
-    native = nw.from_native(units, eager_only=True)
+    frame, back = as_polars(units, where="units")
     strata = list(strata or [])
-    check_columns(native.columns, [id_col, *strata], where="units")
+    check_columns(frame.columns, [id_col, *strata], where="units")
     if not arms or any(not isinstance(s, int | float) or s <= 0 for s in arms.values()):
         raise InputError(f"arms must map arm names to positive shares, got {arms!r}")
     if abs(sum(arms.values()) - 1) > 1e-9:
         raise InputError(f"arm shares must sum to 1, got {sum(arms.values()):g} in {arms!r}")
     if not isinstance(seed, str) or not seed:
         raise InputError("seed must be a non-empty text, e.g. the campaign id")
-    frame = native.to_polars()
     if frame[id_col].is_duplicated().any():
         raise InputError(f"{id_col} must be unique to assign arms; found duplicated ids", column=id_col)
     keys = frame[id_col].cast(pl.String).to_list()
@@ -93,7 +92,7 @@ def assign_arms(units: Any, *, arms: dict[str, float], seed: str, id_col: str = 
     for name, upper in zip(reversed(names[:-1]), reversed(shares[:-1]), strict=True):
         expr = pl.when(pl.col("_pos") < float(upper) - 1e-12).then(pl.lit(name)).otherwise(expr)
     out = frame.with_columns(expr.alias(arm_col)).drop("_u", "_pos", "_n")
-    return nw.from_native(out).to_native() if native.implementation.is_polars() else out.to_pandas()
+    return back(out)
 
 
 def _z(alpha: float, power: float) -> tuple[float, float]:
@@ -169,13 +168,9 @@ def campaign_outcomes(campaigns: Any, orders: Any, *, window_days: int = 30, per
     >>> campaign_outcomes(c, o).select("person_id", "converted", "revenue").rows()
     [('a', True, 5.0), ('b', False, 0.0)]
     """
-    camp = nw.from_native(campaigns, eager_only=True)
-    back_pandas = not camp.implementation.is_polars()
-    camp_pl = camp.to_polars()
-    ords = nw.from_native(orders)
-    ords = (ords.collect() if isinstance(ords, nw.LazyFrame) else ords).to_polars()
+    camp_pl, back = as_polars(campaigns, where="campaigns")
     check_columns(camp_pl.columns, [person_col, "arm", "assigned_ts"], where="campaigns")
-    check_columns(ords.columns, [person_col, "order_ts", amount_col], where="orders")
+    ords = lazy_input(orders, [person_col, "order_ts", amount_col], "orders")[0].collect().to_polars()
     if not isinstance(window_days, int) or window_days < 1:
         raise InputError(f"window_days must be a positive integer, got {window_days!r}")
     kept = ords.lazy().filter(pl.col("status") == paid) if "status" in ords.columns else ords.lazy()
@@ -189,7 +184,7 @@ def campaign_outcomes(campaigns: Any, orders: Any, *, window_days: int = 30, per
     out = (camp_pl.join(joined, on="_assignment", how="left")
            .with_columns(converted=pl.col("orders").fill_null(0) > 0, revenue=pl.col("revenue").fill_null(0.0))
            .drop("orders", "_assignment"))
-    return out.to_pandas() if back_pandas else out
+    return back(out)
 
 
 def read_results(path: str | Path, *, arm_col: str, outcomes: list[str], segment_cols: list[str] | None = None,
@@ -227,12 +222,9 @@ def read_results(path: str | Path, *, arm_col: str, outcomes: list[str], segment
 # --- the review --------------------------------------------------------------------------------------
 
 def _frame(results: Any, needed: list[str], where: str) -> pl.DataFrame:
-    try:
-        native = nw.from_native(results, eager_only=True)
-    except TypeError:
-        raise InputError(f"{where} must be a pandas or polars DataFrame, got {type(results).__name__}") from None
-    check_columns(native.columns, needed, where=where)
-    return native.to_polars()
+    frame, _ = as_polars(results, where=where)
+    check_columns(frame.columns, needed, where=where)
+    return frame
 
 
 def _is_binary(series: pl.Series) -> bool:

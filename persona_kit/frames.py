@@ -30,6 +30,13 @@ from persona_kit.errors import InputError, check_columns
 __all__ = ["as_polars", "lazy_input", "collect_like"]
 
 
+def _from_native(frame: Any, where: str) -> nw.DataFrame | nw.LazyFrame:
+    try:
+        return nw.from_native(frame)
+    except TypeError:
+        raise InputError(f"{where}: expected a pandas or polars DataFrame, got {type(frame).__name__}") from None
+
+
 def as_polars(frame: Any, *, where: str = "frame") -> tuple[pl.DataFrame, Callable[[pl.DataFrame], Any]]:
     """``frame`` as an eager polars DataFrame, and a function turning a polars result back into its kind.
 
@@ -41,10 +48,7 @@ def as_polars(frame: Any, *, where: str = "frame") -> tuple[pl.DataFrame, Callab
     InputError
         If ``frame`` is not a pandas or polars frame (``where`` names it in the message).
     """
-    try:
-        native = nw.from_native(frame)
-    except TypeError:
-        raise InputError(f"{where}: expected a pandas or polars DataFrame, got {type(frame).__name__}") from None
+    native = _from_native(frame, where)
     if isinstance(native, nw.LazyFrame):
         if not native.implementation.is_polars():
             raise InputError(f"{where}: a lazy {native.implementation} frame is not supported here; "
@@ -74,10 +78,7 @@ def lazy_input(frame: Any, required: Sequence[str], where: str) -> tuple[nw.Lazy
     InputError
         If ``frame`` is not a frame, or lacks a ``required`` column (named, with near names).
     """
-    try:
-        native = nw.from_native(frame)
-    except TypeError as err:
-        raise InputError(f"{where}: expected a pandas or polars DataFrame, got {type(frame).__name__}") from err
+    native = _from_native(frame, where)
     columns = native.columns if isinstance(native, nw.DataFrame) else native.collect_schema().names()
     check_columns(columns, required, where=where)
     eager = isinstance(native, nw.DataFrame)
