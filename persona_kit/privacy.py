@@ -25,11 +25,12 @@ from typing import Any
 
 import narwhals as nw
 import polars as pl
+import polars_hash  # noqa: F401  (registers the ``chash`` expression namespace)
 
 from persona_kit.errors import InputError
 from persona_kit.schema import PII_COLUMNS
 
-__all__ = ["SALT_ENV", "MIN_GROUP_SIZE", "resolve_salt", "hash_value", "pseudonymize", "mask_kind", "mask_values",
+__all__ = ["SALT_ENV", "MIN_GROUP_SIZE", "resolve_salt", "hash_value", "hash_expr", "pseudonymize", "mask_kind", "mask_values",
            "mask_pii", "suppress_small_groups", "neutralize_formulas", "normalize_contact", "hash_for_ads",
            "filter_consent", "check_export_size"]
 
@@ -67,23 +68,34 @@ def hash_value(value: str, salt: str) -> str:
     return "h_" + hashlib.sha256(f"{salt}\x1f{value}".encode()).hexdigest()[:20]
 
 
+def hash_expr(expr: pl.Expr, salt: str) -> pl.Expr:
+    """:func:`hash_value` as a polars expression over the values' text (``cast(pl.String)``), named like
+    ``expr``'s column; null stays null.
+
+    >>> pl.DataFrame({"v": ["ada@example.com", None]}).select(hash_expr(pl.col("v"), "s3cret-salt"))["v"][0] \\
+    ...     == hash_value("ada@example.com", "s3cret-salt")
+    True
+    """
+    digest = pl.concat_str(pl.lit(salt + "\x1f"), expr.cast(pl.String)).chash.sha2_256()
+    return pl.concat_str(pl.lit("h_"), digest.str.slice(0, 20)).name.keep()
+
+
 def pseudonymize(frame: Any, columns: Iterable[str] | None = None, *, salt: str) -> Any:
     """Replace the values of ``columns`` (default: every PII column present) by salted hashes.
 
-    Each distinct value is hashed once; nulls stay null. pandas or polars in, the same kind out.
+    Values are hashed as text (:func:`hash_expr`); nulls stay null. pandas or polars in, the same kind out.
     """
     native = nw.from_native(frame, eager_only=True)
     targets = [c for c in (columns if columns is not None else PII_COLUMNS) if c in native.columns]
     missing = [c for c in (columns or []) if c not in native.columns]
     if missing:
         raise InputError(f"cannot pseudonymize missing columns {missing}; available: {native.columns}")
-    out = native
-    for column in targets:
-        values = [v for v in out[column].unique().to_list() if v is not None]
-        mapping = {v: hash_value(str(v), salt) for v in values}
-        out = out.with_columns(nw.col(column).cast(nw.String).replace_strict(
-            {str(k): h for k, h in mapping.items()}, default=None, return_dtype=nw.String))
-    return out.to_native()
+    hashed = [hash_expr(pl.col(c), salt) for c in targets]
+    if native.implementation.is_polars():
+        return native.to_native().with_columns(hashed)
+    values = native.select(targets).to_polars().select(hashed)
+    return native.with_columns([nw.new_series(c, values[c].to_numpy(), nw.String, backend=native.implementation)
+                                for c in targets]).to_native()
 
 
 def _mask_one(value: str | None, kind: str) -> str | None:

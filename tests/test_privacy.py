@@ -5,6 +5,8 @@ import hashlib
 import pandas as pd
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from persona_kit import privacy
 from persona_kit.errors import InputError
@@ -32,6 +34,29 @@ def test_pseudonymize_is_a_salted_sha256_of_each_value(frame):
     assert type(out) is type(data)
     other = privacy.pseudonymize(data, salt="another-salt")
     assert list(other["email"])[0] != expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(texts=st.lists(st.one_of(st.none(), st.text(), st.sampled_from(["", " ", "张小明", "ﬁ", "a\x1fb", "\x00"])),
+                      min_size=1, max_size=30),
+       numbers=st.lists(st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1)), min_size=1, max_size=30),
+       salt=st.text(min_size=8))
+def test_vectorized_hash_equals_hash_value(texts, numbers, salt):
+    def reference(values):
+        return [None if v is None else privacy.hash_value(str(v), salt) for v in values]
+    out = privacy.pseudonymize(pl.DataFrame({"t": texts}, schema={"t": pl.String}), ["t"], salt=salt)
+    assert out["t"].to_list() == reference(texts)
+    ints = pl.DataFrame({"n": numbers}, schema={"n": pl.Int64})
+    assert ints.select(privacy.hash_expr(pl.col("n"), salt))["n"].to_list() == reference(numbers)
+    pandas_out = privacy.pseudonymize(pd.DataFrame({"t": texts}, dtype=object), ["t"], salt=salt)["t"]
+    assert [None if pd.isna(v) else v for v in pandas_out] == reference(texts)
+
+
+def test_pseudonymize_hashes_non_text_values_as_their_text():
+    # booleans were compared as 'True' against their text 'true' and came out null
+    out = privacy.pseudonymize(pl.DataFrame({"flag": [True, None], "n": [7, 8]}), ["flag", "n"], salt="pepper-123")
+    assert out.row(0) == (privacy.hash_value("true", "pepper-123"), privacy.hash_value("7", "pepper-123"))
+    assert out["flag"][1] is None
 
 
 def test_pseudonymize_names_missing_columns():

@@ -29,7 +29,7 @@ import narwhals as nw
 import polars as pl
 
 from persona_kit.errors import InputError, check_columns
-from persona_kit.privacy import pseudonymize
+from persona_kit.privacy import hash_expr
 
 __all__ = ["CHANGES", "assign_ids", "previous_map", "read_record_map"]
 
@@ -77,9 +77,8 @@ def previous_map(previous: Any) -> pl.DataFrame:
 
 def _mint(frame: pl.DataFrame, column: str, salt: str) -> pl.DataFrame:
     """``person_id`` = ``P`` + 16 hex digits of the salted hash of ``column``."""
-    seeded = frame.with_columns(pl.concat_str(pl.lit("person\x1f"), column).alias("minted"))
-    return (pseudonymize(seeded, ["minted"], salt=salt)
-            .with_columns(person_id=pl.lit("P") + pl.col("minted").str.slice(2, 16)).drop("minted"))
+    minted = hash_expr(pl.concat_str(pl.lit("person\x1f"), column), salt)
+    return frame.with_columns(person_id=pl.concat_str(pl.lit("P"), minted.str.slice(2, 16)))
 
 
 def assign_ids(nodes: pl.DataFrame, prev: pl.DataFrame | None, salt: str) -> tuple[pl.DataFrame, pl.DataFrame]:
