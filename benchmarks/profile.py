@@ -14,6 +14,7 @@ Reviews enter the build with a null ``sentiment``: scoring review text is a sepa
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,34 +39,58 @@ def floor(start: Callable[[], None], *, data: str) -> dict:
 
 
 def profile_build(start: Callable[[], None], *, data: str, out: str, as_of: str = AS_OF) -> dict:
-    """Raw files → every profile artifact, written to ``out`` (identity tables, features, tags, segments)."""
+    """Raw files → every profile artifact, written to ``out`` (identity tables, features, tags, segments).
+
+    ``stages`` in the result: seconds and the process's RSS (MB) at the end of each stage."""
     import polars as pl
 
     from persona_kit import clean, identity, schema, segments, tags
     from persona_kit.features import build_features
 
     start()
+    stages, began = {}, [time.perf_counter()]
+
+    def stage(name: str) -> None:
+        now = time.perf_counter()
+        stages[name] = {"s": round(now - began[0], 2), "rss_mb": _rss_mb()}
+        began[0] = now
+
     target = Path(out)
     target.mkdir(parents=True, exist_ok=True)
     loaded = schema.load_sources(Path(data) / "maps", timezone=TIMEZONE)
+    stage("load")
     tables = clean.clean(loaded, timezone=TIMEZONE).tables
+    del loaded
+    stage("clean")
     result = identity.link(identity.collect_identifiers(tables), records=identity.record_keys(tables), salt=SALT)
+    stage("link")
     person = identity.pseudonymize_tables({n: f for n, f in tables.items() if n != "identifiers"}, result,
                                           salt=SALT)
+    del tables
     for name in PROFILE_TABLES:
         person[name].write_parquet(target / f"{name}.parquet")
+    stage("pseudonymize")
     reviews = person["reviews"].with_columns(sentiment=pl.lit(None, pl.Float64))
     inputs = {"events": person["events"], "orders": person["orders"], "reviews": reviews,
               "customers": person["customers"]}
     feats = build_features(**inputs, products=person["products"], as_of=as_of)
     feats.write_parquet(target / "features.parquet")
+    stage("features")
     usable = tags.load_catalog().computable(feats.columns)
     tags.write_snapshot(tags.compute_tags(feats, usable, as_of=as_of), target, catalog=usable)
+    stage("tags")
     segs = segments.segment_table(result.persons, **inputs, as_of=as_of)
     segs.write_parquet(target / "segments.parquet")
+    stage("segments")
     return {"persons": result.persons.height, "events": person["events"].height,
             "order_lines": person["orders"].height, "features": list(feats.shape), "tags": len(usable.ids),
-            "segmented": segs.height}
+            "segmented": segs.height, "stages": stages}
+
+
+def _rss_mb() -> int:
+    """The process's resident set size now (MB)."""
+    status = Path("/proc/self/status").read_text().splitlines()
+    return int(next(line.split()[1] for line in status if line.startswith("VmRSS:"))) // 1024
 
 
 def event_features_ours(start: Callable[[], None], *, events: str, as_of: str = AS_OF) -> dict:

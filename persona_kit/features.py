@@ -44,7 +44,7 @@ from typing import Any
 import narwhals as nw
 
 from persona_kit.errors import InputError
-from persona_kit.frames import collect_like, lazy_input
+from persona_kit.frames import collect_like, computed_once, lazy_input
 
 __all__ = ["FEATURE_COLUMNS", "DEFAULT_WINDOWS", "feature_columns", "build_features", "event_features",
            "order_features", "review_features", "demographics", "observation_end", "rows_as_of", "day_number", "purchases", "exact_sum"]
@@ -269,15 +269,19 @@ def event_features(events: Any, *, as_of: Any, windows: Sequence[int] = DEFAULT_
     end, windows = observation_end(as_of), _windows(windows)
     lf, eager = lazy_input(events, [person_col, ts_col, type_col, session_col, dwell_col], "events")
     p = person_col
-    lf = rows_as_of(lf, ts_col, end)
-    ind = {f"_{m}_{w}": _in(w, (nw.col(type_col) == t).cast(nw.Int64))
-           for m, t in _EVENT_TYPES.items() for w in windows}
-    ind |= {f"_dwell_s_{w}": _in(w, _fixed(nw.col(dwell_col))) for w in windows}
-    lf = lf.with_columns(**ind)
-    base = lf.group_by(p).agg(*(nw.col(c).sum() for c in ind), nw.col("_a").min().alias("_last"))
-    days = (lf.group_by(p, "_day").agg(nw.col("_a").min())
-            .with_columns(**{f"_active_days_{w}": _in(w) for w in windows})
-            .group_by(p).agg(*(nw.col(f"_active_days_{w}").sum() for w in windows)))
+    # one narrow frame the aggregations below read, computed once; a day is counted by ``_a`` (one value per
+    # calendar day)
+    lf = computed_once(rows_as_of(lf, ts_col, end).select(
+        p, session_col, "_a", _hour=nw.col("_ts").dt.hour().cast(nw.Int64), _dwell=_fixed(nw.col(dwell_col)),
+        **{f"_{m}": (nw.col(type_col) == t).cast(nw.Int64) for m, t in _EVENT_TYPES.items()}), eager)
+    # per person and day first (several events a day), then the windows over the days
+    daily = [f"_{m}" for m in _EVENT_TYPES] + ["_dwell"]
+    days = computed_once(lf.group_by(p, "_a").agg(*(nw.col(c).sum() for c in daily), nw.len().alias("_events")),
+                         eager)
+    ind = {f"{c}_{w}": _in(w, nw.col(c)) for c in daily for w in windows}
+    ind |= {f"_active_days_{w}": _in(w) for w in windows}
+    base = days.with_columns(**ind).group_by(p).agg(*(nw.col(c).sum() for c in ind),
+                                                    nw.col("_a").min().alias("_last"))
     sessions = (lf.filter(~nw.col(session_col).is_null()).group_by(p, session_col)
                 .agg(nw.col("_a").max(), nw.len().alias("_n"))
                 .with_columns(**{f"_sessions_{w}": _in(w) for w in windows},
@@ -285,16 +289,16 @@ def event_features(events: Any, *, as_of: Any, windows: Sequence[int] = DEFAULT_
                 .group_by(p).agg(*(nw.col(f"_{k}_{w}").sum() for k in ("sessions", "bounces") for w in windows)))
     # ISO weekday from the day number (1970-01-01 was a Thursday, 4): narwhals' dt.weekday() on pyspark
     # gives Sunday as 0 instead of 7
-    recent = lf.filter(nw.col("_a") <= windows[-1]).with_columns(
-        _hour=nw.col("_ts").dt.hour().cast(nw.Int64), _weekday=(day_number(nw.col("_ts")) + 3) % 7 + 1)
-    out = _join_all(base, [days, sessions, _top(recent, p, "_hour", None, "peak_hour"),
-                           _top(recent, p, "_weekday", None, "peak_weekday")], p)
+    recent_days = days.filter(nw.col("_a") <= windows[-1]).with_columns(
+        _weekday=(day_number(end) - nw.col("_a") + 3) % 7 + 1)
+    out = _join_all(base, [sessions, _top(lf.filter(nw.col("_a") <= windows[-1]), p, "_hour", None, "peak_hour"),
+                           _top(recent_days, p, "_weekday", "_events", "peak_weekday")], p)
     out = out.with_columns(*(nw.col(f"_sessions_{w}").fill_null(0) for w in windows),
                            *(nw.col(f"_bounces_{w}").fill_null(0) for w in windows))
     cols = [nw.col(p)]
     for metric in (*_EVENT_TYPES, "sessions"):
         cols += [nw.col(f"_{metric}_{w}").alias(f"{metric}_{w}d") for w in windows]
-    cols += [(nw.col(f"_dwell_s_{w}") / _FIXED).alias(f"dwell_s_{w}d") for w in windows]
+    cols += [(nw.col(f"_dwell_{w}") / _FIXED).alias(f"dwell_s_{w}d") for w in windows]
     cols += [_ratio(f"_bounces_{w}", f"_sessions_{w}").alias(f"bounce_rate_{w}d") for w in windows]
     cols += [nw.col(f"_active_days_{w}").alias(f"active_days_{w}d") for w in windows]
     cols += [(nw.col("_last") - 1).alias("days_since_last_active"), nw.col("peak_hour"), nw.col("peak_weekday")]
@@ -357,8 +361,10 @@ def order_features(purchases: Any, *, as_of: Any, windows: Sequence[int] = DEFAU
                                for c in absent))
     p, longest = person_col, windows[-1]
     has_brand = brand_col is not None and brand_col in lf.collect_schema().names()
-    lf = rows_as_of(lf, ts_col, end).with_columns(_spend=_fixed(nw.col(amount_col)), _qty=_fixed(nw.col(quantity_col)),
-                                              _disc=_fixed(nw.col(discount_col)))
+    keys = [p, order_col, category_col, channel_col, *([brand_col] if has_brand else [])]
+    lf = computed_once(rows_as_of(lf, ts_col, end).select(
+        *keys, "_a", "_day", _spend=_fixed(nw.col(amount_col)), _qty=_fixed(nw.col(quantity_col)),
+        _disc=_fixed(nw.col(discount_col))), eager)
     ind = {f"_{m}_{w}": _in(w, nw.col(c)) for m, c in (("items", "_qty"), ("spend", "_spend"), ("disc", "_disc"))
            for w in windows}
     lf = lf.with_columns(**ind)
@@ -610,7 +616,7 @@ def build_features(events: Any = None, orders: Any = None, reviews: Any = None, 
     if events is not None:
         outs.append(event_features(events, windows=windows, **kw))
     if orders is not None:
-        outs.append(order_features(_purchases(orders, products), windows=windows, **kw))
+        outs.append(order_features(purchases(orders, products), windows=windows, **kw))
     if reviews is not None:
         outs.append(review_features(reviews, windows=windows, **kw))
     if customers is not None:

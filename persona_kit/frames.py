@@ -27,7 +27,7 @@ import polars as pl
 
 from persona_kit.errors import InputError, check_columns
 
-__all__ = ["as_polars", "lazy_input", "collect_like"]
+__all__ = ["as_polars", "lazy_input", "collect_like", "computed_once"]
 
 
 def _from_native(frame: Any, where: str) -> nw.DataFrame | nw.LazyFrame:
@@ -88,6 +88,17 @@ def lazy_input(frame: Any, required: Sequence[str], where: str) -> tuple[nw.Lazy
 def collect_like(lf: nw.LazyFrame, eager: bool) -> Any:
     """The native result of a :func:`lazy_input` computation: collected if the input was eager."""
     return (lf.collect() if eager else lf).to_native()
+
+
+def computed_once(lf: nw.LazyFrame, eager: bool) -> nw.LazyFrame:
+    """``lf`` computed now and held in memory when the input was in memory (``eager``), so the several
+    aggregations that read it do not each recompute it; a lazy input (a Parquet scan, Spark) stays lazy.
+
+    >>> lf, eager = lazy_input(pl.DataFrame({"x": [1, 2]}), ["x"], "frame")
+    >>> collect_like(computed_once(lf.with_columns(y=nw.col("x") * 2), eager), eager)["y"].to_list()
+    [2, 4]
+    """
+    return lf.collect().lazy() if eager else lf
 
 
 def spark_session(master: str, *, timezone: str = "UTC") -> Any:
