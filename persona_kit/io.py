@@ -32,7 +32,7 @@ from pathlib import Path
 
 import polars as pl
 
-from persona_kit.errors import InputError, check_choice
+from persona_kit.errors import InputError, check_choice, check_columns
 
 __all__ = [
     "ENCODINGS", "ROW", "detect_encoding", "read_raw", "sha256_file",
@@ -70,7 +70,7 @@ def detect_encoding(path: str | Path) -> str:
 
 
 def read_raw(path: str | Path, *, encoding: str = "auto", sheet: str | None = None,
-             separator: str = ",") -> pl.DataFrame:
+             separator: str = ",", columns: list[str] | None = None) -> pl.DataFrame:
     """Read one raw export into a polars frame, adding the ``__row`` position column.
 
     Parameters
@@ -83,11 +83,14 @@ def read_raw(path: str | Path, *, encoding: str = "auto", sheet: str | None = No
         Excel sheet name (default: the first sheet).
     separator
         Field separator of text files (``.tsv`` defaults to a tab).
+    columns
+        Read only these columns (default: all), in file order; ``__row`` is still added.
 
     Raises
     ------
     InputError
-        The file is missing, empty, undecodable, or has duplicate or blank column names.
+        The file is missing, empty, undecodable, has duplicate or blank column names, or lacks one of
+        ``columns``.
     """
     path = Path(path)
     check_choice("encoding", encoding, ENCODINGS)
@@ -98,15 +101,18 @@ def read_raw(path: str | Path, *, encoding: str = "auto", sheet: str | None = No
     suffix = path.suffix.lower()
     if suffix in _TEXT_SUFFIXES:
         try:
-            frame, first_row = _read_text(path, encoding, "\t" if suffix == ".tsv" else separator), 2
+            frame, first_row = _read_text(path, encoding, "\t" if suffix == ".tsv" else separator, columns), 2
         except UnicodeDecodeError as err:
             raise InputError(f"not valid {err.encoding} at byte {err.start}; set `encoding:` in its "
                              "column map (utf-8, utf-8-sig or gb18030)", file=path.name) from err
     elif suffix in _EXCEL_SUFFIXES:
         frame, first_row = _read_excel(path, sheet), 2
+        frame = frame.select(_wanted(frame.columns, columns, path.name))
     elif suffix == ".parquet":
-        frame, first_row = _read_guarded(path, lambda: pl.read_parquet(path)), 1
-        _check_header(frame.columns, path.name)
+        names = _read_guarded(path, lambda: pl.read_parquet_schema(path)).names()
+        _check_header(names, path.name)
+        wanted = _wanted(names, columns, path.name)
+        frame, first_row = _read_guarded(path, lambda: pl.read_parquet(path, columns=wanted)), 1
     else:
         raise InputError(f"unsupported file type {suffix!r}; use .csv, .tsv, .xlsx or .parquet",
                          file=path.name)
@@ -123,22 +129,32 @@ def _read_guarded(path: Path, read: Callable[[], pl.DataFrame]) -> pl.DataFrame:
         raise InputError(f"cannot read the file: {first_line}", file=path.name) from err
 
 
-def _read_text(path: Path, encoding: str, separator: str) -> pl.DataFrame:
+def _wanted(names: list[str], columns: list[str] | None, file: str) -> list[str]:
+    """The file's columns (``names``) to read, in file order: all, or ``columns`` after checking the file has them."""
+    if columns is not None:
+        check_columns(names, columns, where=file)
+    return [n for n in names if columns is None or n in columns]
+
+
+def _read_text(path: Path, encoding: str, separator: str, columns: list[str] | None) -> pl.DataFrame:
     if encoding == "auto":
         encoding = detect_encoding(path)
     text = path.read_bytes().decode(encoding) if encoding == "gb18030" else None
     with _csv_field_limit(path), \
             (io.StringIO(text) if text is not None else path.open(encoding=encoding, newline="")) as fh:
         reader = csv.reader(fh, delimiter=separator)
-        _check_header(next(reader, []), path.name)
+        header = next(reader, [])
+        _check_header(header, path.name)
+    wanted = _wanted(header, columns, path.name)
     source = text.encode("utf-8") if text is not None else path
     try:
         return pl.read_csv(source, infer_schema=False, separator=separator, encoding="utf8",
+                           columns=None if columns is None else wanted,
                            empty_string_is_null=True, raise_if_empty=False, truncate_ragged_lines=False)
     except pl.exceptions.ComputeError as err:
         row, fields, width = _first_ragged_row(text, path, encoding, separator)
         if row is None:
-            return _read_records(text, path, encoding, separator)
+            return _read_records(text, path, encoding, separator).select(wanted)
         raise InputError(f"has {fields} fields where the header has {width}; fix the quoting or "
                          "separators on that line", file=path.name, row=row) from err
 

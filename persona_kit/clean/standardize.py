@@ -10,7 +10,8 @@ import polars as pl
 from persona_kit.errors import InputError
 from persona_kit.frames import as_polars
 from persona_kit.io import ROW
-from persona_kit.schema import SOURCE_FILE, SOURCE_ROW, TABLES, LoadedSources, apply_map
+from persona_kit.schema import SOURCE_FILE, SOURCE_ROW, TABLES, LoadedSources
+from persona_kit.schema.maps import _mapped
 
 __all__ = ["normalize_phone", "normalize_email", "standardize", "standardization_changes", "date_changes",
            "mark_duplicates", "dedupe_orders"]
@@ -234,11 +235,38 @@ def standardization_changes(before: pl.DataFrame, after: pl.DataFrame, *, table:
     return pl.concat(parts).select(pl.lit(table).alias("table"), *list(_CHANGE_SCHEMA)[1:]).cast(_CHANGE_SCHEMA)
 
 
+def _date_shape(text: pl.Expr) -> pl.Expr:
+    """The form of a date text: every digit → 9, every ASCII letter → a (``2024/1/5`` → ``9999/9/9``)."""
+    return text.str.replace_all(r"\d", "9").str.replace_all(r"[A-Za-z]", "a")
+
+
+def _shape_pattern(shape: str) -> str:
+    """A regex matching exactly the texts of :func:`_date_shape` ``shape``."""
+    return "^" + "".join(r"\d" if c == "9" else "[A-Za-z]" if c == "a" else f"\\x{{{ord(c):X}}}"
+                         for c in shape) + "$"
+
+
+def _shape_counts(pairs: pl.DataFrame, *, sample: int = 1000, tries: int = 3) -> pl.DataFrame:
+    """Per :func:`_date_shape` of ``before``: ``rows`` and the first ``before`` and ``__row``, in order of
+    first appearance. The frequent shapes of the first ``sample`` rows are counted by matching (cheap),
+    only the rest is rewritten character by character."""
+    parts, rest = [], pairs
+    frequent = pairs.head(sample).select(_date_shape(pl.col("before"))).to_series().value_counts(sort=True)
+    for shape in frequent.get_column("before").head(tries):
+        hit = rest.get_column("before").str.contains(_shape_pattern(shape))
+        parts.append(rest.filter(hit).select(shape=pl.lit(shape), rows=pl.len(), before=pl.col("before").first(),
+                                             row=pl.col(ROW).first()).filter(pl.col("rows") > 0))
+        rest = rest.filter(~hit)
+    parts.append(rest.group_by(shape=_date_shape(pl.col("before")), maintain_order=True)
+                 .agg(rows=pl.len(), before=pl.col("before").first(), row=pl.col(ROW).first()))
+    return pl.concat(parts).with_columns(pl.col("rows").cast(pl.Int64)).sort("row")
+
+
 def date_changes(loaded: LoadedSources, *, per_column: int = 5) -> pl.DataFrame:
     """Raw date text → the zoned value it became, one example per text shape (``9999/9/9``, ``99999``…).
 
-    Reads each raw file named by ``loaded.maps`` again (the loaded tables keep typed values only) and
-    matches rows by file position; rows that did not parse are in the quarantine, not here.
+    Reads the date columns of each raw file named by ``loaded.maps`` again (the loaded tables keep typed
+    values only) and matches rows by file position; rows that did not parse are in the quarantine, not here.
 
     Returns
     -------
@@ -246,30 +274,34 @@ def date_changes(loaded: LoadedSources, *, per_column: int = 5) -> pl.DataFrame:
         ``table, source, column, rule ("date_parsed"), rows, before, after`` — the ``per_column`` most
         frequent shapes of each date or timestamp column.
     """
-    parts, raws = [], {}
+    plans = []
     for cmap in loaded.maps:
         columns = [c for c in dict.fromkeys(cmap.targets) if TABLES[cmap.table][c].dtype in ("date", "datetime")]
-        typed = loaded.tables.get(cmap.table)
-        if not columns or typed is None:
-            continue
+        if columns and cmap.table in loaded.tables:
+            plans.append((cmap, columns))
+    wanted: dict[tuple, dict[str, None]] = {}  # raw file → the source columns of its dates, read once
+    for cmap, columns in plans:
+        wanted.setdefault(cmap.raw_key, {}).update(dict.fromkeys(cmap.sources(columns)))
+    parts, raws = [], {}
+    for cmap, columns in plans:
         if cmap.raw_key not in raws:
-            raws[cmap.raw_key] = cmap.read_raw()
-        mapped = apply_map(raws[cmap.raw_key], cmap)
-        mine = typed.filter((pl.col("source") == cmap.source) & (pl.col(SOURCE_FILE) == cmap.file.name))
+            raws[cmap.raw_key] = cmap.read_raw(list(wanted[cmap.raw_key]))
+        mapped = _mapped(raws[cmap.raw_key], cmap, columns)
+        mine = (loaded.tables[cmap.table].lazy()
+                .filter((pl.col("source") == cmap.source) & (pl.col(SOURCE_FILE) == cmap.file.name))
+                .select(pl.col(SOURCE_ROW).alias(ROW), *columns).collect())
         for column in columns:
             fmt = "%Y-%m-%d" if TABLES[cmap.table][column].dtype == "date" else "%Y-%m-%d %H:%M:%S%:z"
-            text = pl.col(column).cast(pl.String)
-            pairs = (mapped.select(ROW, before=text, shape=text.str.replace_all(r"\d", "9")
-                                   .str.replace_all(r"[A-Za-z]", "a"))
-                     .join(mine.select(pl.col(SOURCE_ROW).alias(ROW), after=pl.col(column).dt.to_string(fmt)),
-                           on=ROW, how="inner", maintain_order="left")
-                     .filter(pl.col("before").is_not_null() & pl.col("after").is_not_null()))
-            parts.append(pairs.group_by("shape", maintain_order=True)
-                         .agg(rows=pl.len(), before=pl.col("before").first(), after=pl.col("after").first())
-                         .sort("rows", descending=True, maintain_order=True).head(per_column)
-                         .select(pl.lit(cmap.table).alias("table"), pl.lit(cmap.source).alias("source"),
-                                 pl.lit(column).alias("column"), pl.lit("date_parsed").alias("rule"),
-                                 pl.col("rows").cast(pl.Int64), "before", "after"))
+            parsed = mine.filter(pl.col(column).is_not_null())
+            pairs = mapped.select(ROW, before=pl.col(column).cast(pl.String)).filter(
+                pl.col("before").is_not_null() & pl.col(ROW).is_in(parsed.get_column(ROW).implode()))
+            shapes = _shape_counts(pairs).sort("rows", descending=True, maintain_order=True).head(per_column)
+            after = (parsed.filter(pl.col(ROW).is_in(shapes.get_column("row").implode()))
+                     .select(ROW, after=pl.col(column).dt.to_string(fmt)))
+            shapes = shapes.join(after, left_on="row", right_on=ROW, how="left", maintain_order="left")
+            parts.append(shapes.select(pl.lit(cmap.table).alias("table"), pl.lit(cmap.source).alias("source"),
+                                       pl.lit(column).alias("column"), pl.lit("date_parsed").alias("rule"),
+                                       "rows", "before", "after"))
     return pl.concat(parts) if parts else pl.DataFrame(schema=_CHANGE_SCHEMA)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,9 +62,15 @@ class ColumnMap:
         """What identifies the raw frame this map reads: maps with equal keys share one read."""
         return (self.file.resolve(), self.encoding, self.sheet, self.separator)
 
-    def read_raw(self) -> pl.DataFrame:
-        """Read this map's raw file with its encoding, sheet and separator (:func:`persona_kit.io.read_raw`)."""
-        return read_raw(self.file, encoding=self.encoding, sheet=self.sheet, separator=self.separator)
+    def sources(self, targets: Collection[str]) -> list[str]:
+        """The source columns that fill any of the canonical columns ``targets``."""
+        return [src for src, dsts in self.columns.items() if set(dsts) & set(targets)]
+
+    def read_raw(self, columns: list[str] | None = None) -> pl.DataFrame:
+        """Read this map's raw file (only ``columns``, when given) with its encoding, sheet and separator
+        (:func:`persona_kit.io.read_raw`)."""
+        return read_raw(self.file, encoding=self.encoding, sheet=self.sheet, separator=self.separator,
+                        columns=columns)
 
 
 def load_map(path: str | Path) -> ColumnMap:
@@ -205,17 +211,26 @@ def apply_map(raw: pl.DataFrame, cmap: ColumnMap) -> pl.DataFrame:
     available = [c for c in raw.columns if c != ROW]
     check_columns(available, list(cmap.columns), where=cmap.file.name,
                   candidates=[c for c in available if c not in cmap.columns])
-    frame = raw.select([pl.col(src).alias(dst) for src, dsts in cmap.columns.items() for dst in dsts]
-                       + [pl.col(ROW)])
-    frame = frame.with_columns(
-        [_recode(pl.col(c).cast(pl.String), m).alias(c) for c, m in cmap.values.items() if c in frame.columns]
-        + [pl.lit(v).alias(c) for c, v in cmap.constants.items()]
-    )
+    frame = _mapped(raw, cmap)
     if "source" not in frame.columns:
         frame = frame.with_columns(source=pl.lit(cmap.source))
     if cmap.table == "orders" and "line_no" not in frame.columns:
         frame = frame.with_columns(line_no=pl.int_range(1, pl.len() + 1).over("order_id"))
     return frame
+
+
+def _mapped(raw: pl.DataFrame, cmap: ColumnMap, targets: Collection[str] | None = None) -> pl.DataFrame:
+    """The map's source columns renamed and recoded, and its constants, with ``__row``; only ``targets``
+    (canonical names) when given, so ``raw`` needs only their source columns (:meth:`ColumnMap.sources`)."""
+    def wanted(column: str) -> bool:
+        return targets is None or column in targets
+
+    frame = raw.select([pl.col(src).alias(dst) for src, dsts in cmap.columns.items() for dst in dsts if wanted(dst)]
+                       + [pl.col(ROW)])
+    return frame.with_columns(
+        [_recode(pl.col(c).cast(pl.String), m).alias(c) for c, m in cmap.values.items() if c in frame.columns]
+        + [pl.lit(v).alias(c) for c, v in cmap.constants.items() if wanted(c)]
+    )
 
 
 def _recode(text: pl.Expr, mapping: dict[str, object]) -> pl.Expr:

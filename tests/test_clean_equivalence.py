@@ -1,0 +1,77 @@
+"""Step 02's fast paths give what the plain computations give: each test keeps the straightforward version
+(every raw row joined to its typed row, windows over every column…) as the reference."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from persona_kit import clean, schema
+from persona_kit.clean.standardize import _date_shape, _shape_counts
+from persona_kit.io import ROW
+
+ROOT = Path(__file__).parents[1]
+
+
+def _date_changes_by_join(loaded: schema.LoadedSources, per_column: int = 5) -> pl.DataFrame:
+    """Every raw file read whole, mapped, and every row joined to its typed row by position."""
+    parts = []
+    for cmap in loaded.maps:
+        columns = [c for c in dict.fromkeys(cmap.targets) if schema.TABLES[cmap.table][c].dtype in ("date", "datetime")]
+        typed = loaded.tables.get(cmap.table)
+        if not columns or typed is None:
+            continue
+        mapped = schema.apply_map(cmap.read_raw(), cmap)
+        mine = typed.filter((pl.col("source") == cmap.source) & (pl.col(schema.SOURCE_FILE) == cmap.file.name))
+        for column in columns:
+            fmt = "%Y-%m-%d" if schema.TABLES[cmap.table][column].dtype == "date" else "%Y-%m-%d %H:%M:%S%:z"
+            text = pl.col(column).cast(pl.String)
+            pairs = (mapped.select(ROW, before=text, shape=_date_shape(text))
+                     .join(mine.select(pl.col(schema.SOURCE_ROW).alias(ROW), after=pl.col(column).dt.to_string(fmt)),
+                           on=ROW, how="inner", maintain_order="left")
+                     .filter(pl.col("before").is_not_null() & pl.col("after").is_not_null()))
+            parts.append(pairs.group_by("shape", maintain_order=True)
+                         .agg(rows=pl.len(), before=pl.col("before").first(), after=pl.col("after").first())
+                         .sort("rows", descending=True, maintain_order=True).head(per_column)
+                         .select(pl.lit(cmap.table).alias("table"), pl.lit(cmap.source).alias("source"),
+                                 pl.lit(column).alias("column"), pl.lit("date_parsed").alias("rule"),
+                                 pl.col("rows").cast(pl.Int64), "before", "after"))
+    return pl.concat(parts)
+
+
+def test_date_changes_of_the_sample_equal_the_full_join():
+    loaded = schema.load_sources(ROOT / "data/sample/maps")
+    assert_frame_equal(clean.date_changes(loaded), _date_changes_by_join(loaded))
+
+
+def test_date_changes_of_many_shapes_blanks_and_bad_rows_equal_the_full_join(tmp_path):
+    when = (["2024-01-05"] * 3 + ["2024/1/5", "20240105", "45296"] * 2 + ["２０２４-01-05", "  ", "", "not a date"]
+            + ["2024-01-05 09:30:00", "2024-01-05T02:30:00+01:00", "2024/12/25", "2024-1-5"] * 3)
+    (tmp_path / "c.csv").write_text("id,when,born\n" + "\n".join(
+        f"c{i},{w},{'1990-02-0' + str(i % 9 + 1) if i % 4 else ''}" for i, w in enumerate(when)) + "\n",
+        encoding="utf-8")
+    (tmp_path / "m.yaml").write_text(
+        "source: s\ntable: customers\nfile: c.csv\n"
+        "columns: {id: source_customer_id, when: register_ts, born: birth_date}\n"
+        'formats:\n  register_ts: ["%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "excel", "%Y-%m-%d %H:%M:%S",'
+        ' "%Y-%m-%dT%H:%M:%S%z"]\n', encoding="utf-8")
+    loaded = schema.load_sources([tmp_path / "m.yaml"])
+    assert not loaded.quarantine.is_empty()
+    for per_column in (1, 3, 20):
+        assert_frame_equal(clean.date_changes(loaded, per_column=per_column),
+                           _date_changes_by_join(loaded, per_column=per_column))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(alphabet="0129aZz/-: ０年\n", max_size=6), min_size=1, max_size=40),
+       st.integers(1, 5), st.integers(0, 3))
+def test_shape_counts_equal_a_group_by_over_every_row(texts, sample, tries):
+    pairs = pl.DataFrame({ROW: range(2, len(texts) + 2), "before": texts}, schema={ROW: pl.Int64, "before": pl.String})
+    expected = (pairs.group_by(shape=_date_shape(pl.col("before")), maintain_order=True)
+                .agg(rows=pl.len(), before=pl.col("before").first(), row=pl.col(ROW).first())
+                .with_columns(pl.col("rows").cast(pl.Int64)))
+    assert_frame_equal(_shape_counts(pairs, sample=sample, tries=tries), expected)
