@@ -100,21 +100,20 @@ def rfm_summary(transactions: Any, *, calibration_end: Any, observation_end: Any
         raise InputError(f"observation_end {obs_end} is before calibration_end {cal_end}")
     ts = pl.col(ts_col)
     day = ts.dt.date() if frame.schema[ts_col] != pl.Date else ts
-    days = (frame.select(pl.col(customer_col), day.alias("_day"), pl.col(amount_col).cast(pl.Float64))
+    days = (frame.lazy().select(pl.col(customer_col), day.alias("_day"), pl.col(amount_col).cast(pl.Float64))
             .group_by(customer_col, "_day").agg(pl.col(amount_col).sum()))
-    cal = days.filter(pl.col("_day") <= cal_end).sort(customer_col, "_day")
-    summary = (cal.group_by(customer_col).agg(
+    summary = (days.filter(pl.col("_day") <= cal_end).group_by(customer_col).agg(
         frequency=(pl.len() - 1).cast(pl.Int64),
         recency=(pl.col("_day").max() - pl.col("_day").min()).dt.total_days() / unit,
         T=(pl.lit(cal_end) - pl.col("_day").min()).dt.total_days() / unit,
-        monetary_value=pl.col(amount_col).slice(1).mean().fill_null(0.0)).sort(customer_col))
+        monetary_value=pl.col(amount_col).sort_by("_day").slice(1).mean().fill_null(0.0)))
     if obs_end is not None:
         hold = (days.filter((pl.col("_day") > cal_end) & (pl.col("_day") <= obs_end))
                 .group_by(customer_col).agg(frequency_holdout=pl.len().cast(pl.Int64)))
         summary = (summary.join(hold, on=customer_col, how="left")
                    .with_columns(pl.col("frequency_holdout").fill_null(0),
                                  duration_holdout=pl.lit((obs_end - cal_end).days / unit)))
-    return back(summary)
+    return back(summary.sort(customer_col).collect())
 
 
 def _arrays(summary: Any, columns: tuple[str, ...], where: str) -> list[np.ndarray]:
