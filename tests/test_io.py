@@ -262,3 +262,27 @@ def test_sha256_file_matches_hashlib(tmp_path):
     data = bytes(range(256)) * 5000  # > 1 MiB, so several blocks
     path.write_bytes(data)
     assert sha256_file(path) == hashlib.sha256(data).hexdigest()
+
+
+# --- reading some columns ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, data, encoding", [
+    ("a.csv", "\ufeffid,when,note\n007,2024-01-05,x\n008,,y\n", "utf-8"),
+    ("a.csv", "id,when,note\n007,2024-01-05,5\" brush\n008,2024/1/5,y\n", "utf-8"),  # the csv-module fallback
+    ("a.csv", "卡号,时间,备注\n007,2024-01-05,张\n", "gb18030"),
+])
+def test_reading_some_columns_equals_reading_all_then_selecting(write, name, data, encoding):
+    path = write(name, data, encoding)
+    full = read_raw(path)
+    wanted = [full.columns[2], full.columns[1]]
+    assert read_raw(path, columns=wanted).equals(full.select(full.columns[1], full.columns[2], ROW))
+
+
+def test_reading_some_columns_of_parquet_and_xlsx(tmp_path):
+    pq = tmp_path / "a.parquet"
+    pl.DataFrame({"id": ["007", "008"], "n": [1, 2]}).write_parquet(pq)
+    xlsx = _xlsx(tmp_path / "a.xlsx", [["id", "n"], ["007", 1]])
+    for path in (pq, xlsx):
+        assert read_raw(path, columns=["n"]).equals(read_raw(path).select("n", ROW))
+        with pytest.raises(InputError, match=r"missing columns \['m'\]"):
+            read_raw(path, columns=["m"])
