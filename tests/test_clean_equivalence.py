@@ -6,12 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from persona_kit import clean, schema
 from persona_kit.clean.standardize import _date_shape, _shape_counts
+from persona_kit.errors import InputError
 from persona_kit.io import ROW
 
 ROOT = Path(__file__).parents[1]
@@ -75,3 +77,44 @@ def test_shape_counts_equal_a_group_by_over_every_row(texts, sample, tries):
                 .agg(rows=pl.len(), before=pl.col("before").first(), row=pl.col(ROW).first())
                 .with_columns(pl.col("rows").cast(pl.Int64)))
     assert_frame_equal(_shape_counts(pairs, sample=sample, tries=tries), expected)
+
+
+def _marks_by_windows(frame: pl.DataFrame, ignore=("source_file", "source_row", "line_no")) -> pl.DataFrame:
+    """Exact and near copies from two ``min().over(<every content column>)`` windows over every row."""
+    content = [c for c in frame.columns if c not in ignore]
+    indexed = frame.with_row_index("i")
+    std = clean.standardize(indexed.drop("i")).with_row_index("i")
+    label = pl.col("source_row") if "source_row" in frame.columns else pl.col("i").cast(pl.Int64) + 1
+    position = pl.int_range(pl.len(), dtype=pl.UInt32)
+    marks = pl.concat([indexed.select(exact=pl.col("i").min().over(content), label=label),
+                       std.select(near=pl.col("i").min().over(content))], how="horizontal").with_columns(
+        duplicate=pl.when(pl.col("exact") != position).then(pl.lit("exact_duplicate"))
+        .when(pl.col("near") != position).then(pl.lit("near_duplicate")),
+        first=pl.when(pl.col("exact") != position).then("exact").otherwise("near"))
+    of = marks.select(pl.when(pl.col("duplicate").is_not_null()).then(pl.col("label").gather(pl.col("first"))))
+    return frame.with_columns(marks.get_column("duplicate"), of.to_series().alias("duplicate_of"))
+
+
+_CELLS = {"order_id": st.sampled_from(["A", "A ", " A", "B", None]),
+          "phone": st.sampled_from(["13800138000", "138 0013 8000", "+8613800138000", "12", None]),
+          "amount": st.sampled_from([199.0, 199.00001, 5.0, -0.0, 0.0, float("nan"), None]),
+          "line_no": st.sampled_from([1, 2])}
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.fixed_dictionaries(_CELLS), min_size=1, max_size=30), st.booleans(), st.booleans())
+def test_mark_duplicates_equals_windows_over_every_row(rows, numbered, given_standardized):
+    frame = pl.DataFrame(rows, schema={"order_id": pl.String, "phone": pl.String, "amount": pl.Float64,
+                                       "line_no": pl.Int64})
+    if numbered:
+        frame = frame.with_columns(source_row=pl.int_range(2, pl.len() + 2, dtype=pl.Int64))
+    standardized = clean.standardize(frame) if given_standardized else None
+    assert_frame_equal(clean.mark_duplicates(frame, standardized=standardized), _marks_by_windows(frame))
+
+
+def test_mark_duplicates_with_pandas_and_a_wrong_standardized_frame():
+    frame = pl.DataFrame({"order_id": ["1", "1", "1 "], "source_row": [2, 3, 4]})
+    assert_frame_equal(pl.from_pandas(clean.mark_duplicates(frame.to_pandas())), _marks_by_windows(frame),
+                       check_dtypes=False)
+    with pytest.raises(InputError, match="^standardized must be standardize"):
+        clean.mark_duplicates(frame, standardized=frame.head(2))

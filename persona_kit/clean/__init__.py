@@ -187,13 +187,15 @@ def _to_quarantine(loaded: pl.DataFrame, table: str, reason: pl.Expr, message: p
 
 
 def _routed(frame: pl.DataFrame, std: pl.DataFrame, table: str, *, country_code: str,
-            numbered_by_loader: set[str]) -> tuple[pl.DataFrame, pl.Series]:
-    """Quarantine rows of one table, and the mask of rows that stay."""
-    compared = frame
+            numbered_by_loader: set[str], plain_money: bool) -> tuple[pl.DataFrame, pl.Series]:
+    """Quarantine rows of one table, and the mask of rows that stay. ``plain_money``: ``std`` has the money
+    of :func:`mark_duplicates`' standardization (no factors, 4 decimals), so it need not standardize again."""
+    compared, std_compared = frame, std
     if "line_no" in frame.columns:  # line numbers the loader assigned say nothing about a line
-        compared = frame.with_columns(line_no=pl.when(~pl.col(SOURCE_FILE).is_in(sorted(numbered_by_loader)))
-                                      .then(pl.col("line_no")))
-    marks = mark_duplicates(compared, ignore=_LINEAGE, country_code=country_code)
+        own = pl.when(~pl.col(SOURCE_FILE).is_in(sorted(numbered_by_loader))).then(pl.col("line_no"))
+        compared, std_compared = frame.with_columns(line_no=own), std.with_columns(line_no=own)
+    marks = mark_duplicates(compared, ignore=_LINEAGE, country_code=country_code,
+                            standardized=std_compared if plain_money else None)
     reason = marks.get_column("duplicate")
     if table == "orders" and {"amount", "quantity", "unit_price"} <= set(std.columns):
         bad = (std.get_column("amount") < 0) & (std.get_column("quantity") > 0) & (std.get_column("unit_price") > 0)
@@ -266,7 +268,8 @@ def clean(loaded: LoadedSources, *, country_code: str = "86", money_factors: Map
     for name, frame in loaded.tables.items():
         std = products if name == "products" else standardize(frame, **options)
         changes.append(standardization_changes(frame, std, table=name))
-        rows, keep = _routed(frame, std, name, country_code=country_code, numbered_by_loader=numbered_by_loader)
+        rows, keep = _routed(frame, std, name, country_code=country_code, numbered_by_loader=numbered_by_loader,
+                             plain_money=not money_factors and money_decimals == 4)
         quarantined.append(rows)
         std = std.filter(keep)
         if name == "orders":

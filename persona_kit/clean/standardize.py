@@ -307,13 +307,15 @@ def date_changes(loaded: LoadedSources, *, per_column: int = 5) -> pl.DataFrame:
 
 # --- duplicates --------------------------------------------------------------------------------------------
 
-def mark_duplicates(frame: Any, *, ignore: Sequence[str] = _IGNORE, country_code: str = "86") -> Any:
+def mark_duplicates(frame: Any, *, ignore: Sequence[str] = _IGNORE, country_code: str = "86",
+                    standardized: Any = None) -> Any:
     """Mark exact and near duplicate rows; the first occurrence (in file order) is kept unmarked.
 
     ``duplicate`` is ``exact_duplicate`` (identical as given, apart from the ``ignore`` columns: file
     position and the order-line number, which a loader assigns afresh to a line exported twice) or
     ``near_duplicate`` (identical only after :func:`standardize`); ``duplicate_of`` is the
-    ``source_row`` (else the position) of the earlier row it copies.
+    ``source_row`` (else the position) of the earlier row it copies. ``standardized`` is
+    ``standardize(frame, country_code=country_code)`` when the caller has it already (zones may differ).
 
     Examples
     --------
@@ -326,20 +328,30 @@ def mark_duplicates(frame: Any, *, ignore: Sequence[str] = _IGNORE, country_code
     content = [c for c in polars.columns if c not in ignore]
     if not content:
         raise InputError(f"no columns left to compare after ignoring {list(ignore)}")
-    indexed = polars.with_row_index(_I)
-    std = indexed.with_columns(_standard_exprs(indexed.schema, country_code=country_code, money_factors=None,
-                                               money_decimals=4, timezone=None))
-    label = pl.col(SOURCE_ROW) if SOURCE_ROW in polars.columns else pl.col(_I).cast(pl.Int64) + 1
-    exact = indexed.select(pl.col(_I).min().over(content).alias("exact"), label.alias("label"))
-    near = std.select(pl.col(_I).min().over(content).alias("near"))
-    position = pl.int_range(pl.len(), dtype=pl.UInt32)
-    marks = pl.concat([exact, near], how="horizontal").with_columns(
-        duplicate=pl.when(pl.col("exact") != position).then(pl.lit("exact_duplicate"))
-        .when(pl.col("near") != position).then(pl.lit("near_duplicate")),
-        first=pl.when(pl.col("exact") != position).then("exact").otherwise("near"))
-    of = marks.select(pl.when(pl.col("duplicate").is_not_null())
-                      .then(pl.col("label").gather(pl.col("first")))).to_series().alias("duplicate_of")
-    return back(polars.with_columns(marks.get_column("duplicate"), of))
+    if standardized is None:
+        std = polars.with_columns(_standard_exprs(polars.schema, country_code=country_code, money_factors=None,
+                                                  money_decimals=4, timezone=None))
+    else:
+        std = as_polars(standardized)[0]
+        if std.height != polars.height or not set(content) <= set(std.columns):
+            raise InputError("standardized must be standardize(frame): same rows and columns")
+    # only rows whose content hashes like another row's can be copies: compare those few exactly
+    copied = polars.select(content).hash_rows().is_duplicated() | std.select(content).hash_rows().is_duplicated()
+    at = copied.arg_true()
+    position = pl.Series(_I, at)
+    exact = polars[at].with_columns(position).select(_I, exact=pl.col(_I).min().over(content))
+    near = std[at].with_columns(position).select(near=pl.col(_I).min().over(content))
+    marks = pl.concat([exact, near], how="horizontal").select(
+        duplicate=pl.when(pl.col("exact") != pl.col(_I)).then(pl.lit("exact_duplicate"))
+        .when(pl.col("near") != pl.col(_I)).then(pl.lit("near_duplicate")),
+        first=pl.when(pl.col("exact") != pl.col(_I)).then("exact").when(pl.col("near") != pl.col(_I)).then("near"))
+    first = marks.get_column("first")
+    of = (polars.get_column(SOURCE_ROW).gather(first) if SOURCE_ROW in polars.columns
+          else first.cast(pl.Int64) + 1)
+    def spread(values: pl.Series, name: str) -> pl.Series:  # null outside the compared rows
+        return pl.repeat(None, polars.height, dtype=values.dtype, eager=True).alias(name).scatter(at, values)
+
+    return back(polars.with_columns(spread(marks.get_column("duplicate"), "duplicate"), spread(of, "duplicate_of")))
 
 
 def dedupe_orders(orders: Any, *, ignore: Sequence[str] = _IGNORE) -> Any:
