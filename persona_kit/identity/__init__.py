@@ -52,7 +52,15 @@ from persona_kit.clean.standardize import _identifier_value
 from persona_kit.errors import InputError, check_choice, check_columns, did_you_mean
 from persona_kit.frames import as_polars
 from persona_kit.identity.ids import CHANGES, assign_ids, previous_map, read_record_map
-from persona_kit.privacy import SALT_ENV, hash_value, mask_kind, mask_values, pseudonymize, resolve_salt
+from persona_kit.privacy import (
+    SALT_ENV,
+    hash_expr,
+    hash_value,
+    mask_kind,
+    mask_values,
+    pseudonymize,
+    resolve_salt,
+)
 from persona_kit.schema import ID_TYPES, PII_COLUMNS, identifiers_from
 
 __all__ = [
@@ -217,11 +225,6 @@ def unkeyed_rows(tables: Mapping[str, Any]) -> pl.DataFrame:
     return pl.concat([empty, *parts]).filter(pl.col("rows") > 0).sort("table", "source")
 
 
-def _hashed(frame: pl.DataFrame, column: str, target: str, salt: str) -> pl.DataFrame:
-    """``frame`` plus ``target`` = the salted hash of ``column`` (via :func:`persona_kit.privacy.pseudonymize`)."""
-    return pseudonymize(frame.with_columns(pl.col(column).alias(target)), [target], salt=salt)
-
-
 def _components(n: int, edges: pl.DataFrame) -> np.ndarray:
     """Component label per node from edges ``node`` – ``anchor``."""
     rows, cols = edges["node"].to_numpy(), edges["anchor"].to_numpy()
@@ -357,21 +360,24 @@ def link(identifiers: Any, *, records: Any = None, priorities: Sequence[str] = D
         frame = as_polars(records, where="records")[0]
         check_columns(frame.columns, _KEY, where="records")
         keys.append(frame.select(pl.col(_KEY).cast(pl.String)).filter(_present("source_customer_id")))
-    nodes = _hashed(pl.concat(keys).unique(), "source_customer_id", "source_key", secret)
-    nodes = (nodes.with_columns(rk=pl.concat_str("source", "source_key", separator=_SEP)).sort("rk")
-             .with_row_index("node"))
-    ids = _hashed(ids.unique(), "id_value", "id_hash", secret).join(nodes.select(*_KEY, "node"), on=_KEY)
-    ident = ids.select("id_type", "id_hash").unique().sort("id_type", "id_hash").with_row_index("ident")
-    ids = ids.join(ident, on=["id_type", "id_hash"])
-    shared = ids.group_by("ident").agg(records=pl.col("node").n_unique())
-    ids = ids.join(shared, on="ident").with_columns(
+    # integer codes instead of string joins: ``node`` ranks the records by key, ``ident`` the identifiers
+    keys = pl.concat(keys).with_columns(node=pl.struct(_KEY).rank("dense") - 1)
+    nodes = (keys.filter(pl.col("node").is_first_distinct()).sort("node")
+             .with_columns(source_key=hash_expr(pl.col("source_customer_id"), secret)))
+    nodes = nodes.with_columns(order=pl.struct("source", "source_key").rank("dense") - 1)
+    ids = (ids.with_columns(node=keys["node"].head(ids.height)).filter(pl.col("source").is_not_null())
+           .with_columns(ident=pl.struct("id_type", "id_value").rank("dense") - 1)
+           .unique(["node", "ident"], keep="any"))
+    ident = ids["ident"].to_numpy()
+    ids = ids.with_columns(id_hash=hash_expr(pl.col("id_value"), secret), records=np.bincount(ident)[ident])
+    ids = ids.with_columns(
         status=pl.when(~pl.col("id_type").is_in([*priorities, FUZZY])).then(pl.lit("not_used"))
         .when(pl.col("records") > _limit(max_records_per_identifier)).then(pl.lit("over_shared"))
         .when(pl.col("records") < 2).then(pl.lit("single")).otherwise(pl.lit("linked")))
     labels, rejected = _link_levels(ids, nodes.height, [*priorities, FUZZY], exclusive)
     ids = ids.with_columns(status=pl.when(pl.col("ident").is_in(list(rejected))).then(pl.lit("conflict"))
                            .otherwise(pl.col("status")))
-    nodes, merge_log = assign_ids(nodes.with_columns(component=labels[nodes["node"].to_numpy()]), prev, secret)
+    nodes, merge_log = assign_ids(nodes.with_columns(component=labels), prev, secret)
     return _result(nodes, ids, merge_log, previous=prev is not None, salt=secret)
 
 
@@ -387,29 +393,36 @@ def _masked(frame: pl.DataFrame) -> pl.DataFrame:
 
 def _result(nodes: pl.DataFrame, ids: pl.DataFrame, merge_log: pl.DataFrame, *, previous: bool,
             salt: str) -> IdentityResult:
-    ids = ids.join(nodes.select("node", "person_id"), on="node")
-    record_map = nodes.select(_MAP).sort("person_id", "source", "source_key")
-    links = (ids.filter(pl.col("status") == "linked").join(nodes.select("node", "source_key"), on="node")
-             .select("person_id", "id_type", "id_hash", "source", "source_key")
-             .sort("person_id", "id_type", "id_hash", "source", "source_key"))
-    persons = (nodes.group_by("person_id").agg(
-        n_records=pl.len(), n_sources=pl.col("source").n_unique(),
-        sources=pl.col("source").unique().sort().str.join("+"))
-        .join(ids.filter(pl.col("id_type") != FUZZY).group_by("person_id").agg(
-              n_identifiers=pl.struct("id_type", "id_hash").n_unique()),
-              on="person_id", how="left")
-        .join(links.group_by("person_id").agg(link_types=pl.col("id_type").unique().sort().str.join("+")),
-              on="person_id", how="left")
-        .with_columns(pl.col("n_identifiers").fill_null(0).cast(pl.UInt32), pl.col("link_types").fill_null(""))
-        .sort("person_id"))
+    """The result frames from ``nodes`` (one row per record, in ``node`` order, with ``order``, ``component`` and
+    ``person_id``) and ``ids`` (one row per record and identifier, with ``node`` and ``ident``). Every sort is on
+    integer ranks that follow the string order of the columns named in the artifact's contract."""
+    persons = (nodes.group_by("component").agg(
+        pl.col("person_id").first(), n_records=pl.len(), n_sources=pl.col("source").n_unique(),
+        sources=pl.col("source").unique().sort().str.join("+")).sort("person_id")
+        .with_columns(rank=pl.int_range(pl.len(), dtype=pl.UInt32)))
+    nodes = nodes.join(persons.select("component", "rank"), on="component", maintain_order="left")
+    node = ids["node"]
+    ids = ids.with_columns(person_id=nodes["person_id"].gather(node), component=nodes["component"].gather(node),
+                           source_key=nodes["source_key"].gather(node), order=nodes["order"].gather(node),
+                           rank=nodes["rank"].gather(node))
+    record_map = nodes.sort("rank", "order").select(_MAP)
+    linked = ids.filter(pl.col("status") == "linked")
+    links = (linked.with_columns(id_rank=pl.struct("id_type", "id_hash").rank("dense")).sort("rank", "id_rank", "order")
+             .select("person_id", "id_type", "id_hash", "source", "source_key"))
+    persons = (persons.join(ids.filter(pl.col("id_type") != FUZZY).group_by("component").agg(
+                   n_identifiers=pl.col("ident").n_unique()), on="component", how="left", maintain_order="left")
+               .join(linked.group_by("component").agg(link_types=pl.col("id_type").unique().sort().str.join("+")),
+                     on="component", how="left", maintain_order="left")
+               .with_columns(pl.col("n_identifiers").fill_null(0).cast(pl.UInt32), pl.col("link_types").fill_null(""))
+               .select("person_id", "n_records", "n_sources", "sources", "n_identifiers", "link_types"))
     blocked_ids = ids.filter(pl.col("status").is_in(["over_shared", "conflict"]))
     blocked = (blocked_ids.group_by("id_type", "id_hash").agg(
         pl.col("id_value").first(), reason=pl.col("status").first(), records=pl.col("node").n_unique(),
         persons=pl.col("person_id").n_unique(), sources=pl.col("source").unique().sort().str.join("+")))
     blocked = (_masked(blocked).select("id_type", "id_hash", "id_masked", "reason", "records", "persons", "sources")
                .sort(["records", "id_type", "id_hash"], descending=[True, False, False]))
-    keys = nodes.select(*_KEY, "source_key", "person_id").sort(_KEY)
-    identifiers = ids.select(*_IDS, "id_hash", "status", "person_id").sort(_IDS)
+    keys = nodes.select(*_KEY, "source_key", "person_id")
+    identifiers = ids.sort("node", "ident").select(*_IDS, "id_hash", "status", "person_id")
     return IdentityResult(record_map, persons, links, blocked, merge_log, keys, identifiers, previous=previous,
                           _salt_check=hash_value("persona-kit", salt))
 

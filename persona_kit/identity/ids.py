@@ -36,6 +36,7 @@ __all__ = ["CHANGES", "assign_ids", "previous_map", "read_record_map"]
 CHANGES = ("new", "added", "merged", "split", "removed")
 """Kinds of change in the merge log between a previous run and this one."""
 _MAP = ["source", "source_key", "person_id"]
+_SEP = "\x1f"
 _LOG = {"change": pl.String, "person_id": pl.String, "previous_person_id": pl.String, "records": pl.UInt32}
 
 
@@ -82,31 +83,35 @@ def _mint(frame: pl.DataFrame, column: str, salt: str) -> pl.DataFrame:
 
 
 def assign_ids(nodes: pl.DataFrame, prev: pl.DataFrame | None, salt: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Give each component of ``nodes`` (source, source_key, rk, component, …) a person id and log changes.
+    """Give each component of ``nodes`` (source, source_key, order, component, …) a person id and log changes.
 
-    ``rk`` orders the records (``source`` + separator + ``source_key``). Returns ``nodes`` with
-    ``person_id`` instead of ``component``, and the merge log (empty without ``prev``).
+    ``order`` ranks the records by ``(source, source_key)``; a component's first record is its smallest.
+    Returns ``nodes`` (in their order) with ``person_id``, and the merge log (empty without ``prev``).
 
     Examples
     --------
-    >>> nodes = pl.DataFrame({"source": ["a", "a"], "source_key": ["h_1", "h_2"], "rk": ["a|h_1", "a|h_2"],
+    >>> nodes = pl.DataFrame({"source": ["a", "a"], "source_key": ["h_1", "h_2"], "order": [0, 1],
     ...                       "component": [0, 0]})
     >>> prev = pl.DataFrame({"source": ["a", "a"], "source_key": ["h_1", "h_2"], "person_id": ["P1", "P2"]})
     >>> out, log = assign_ids(nodes, prev, "doctest-salt")
     >>> out["person_id"].to_list(), log.rows()
     (['P1', 'P1'], [('merged', 'P1', 'P2', 1)])
     """
-    comps = nodes.group_by("component").agg(first=pl.col("rk").min())
+    comps = nodes.group_by("component").agg(first=pl.col("order").min())
+    by_order = nodes.sort("order").select(rk=pl.concat_str("source", "source_key", separator=_SEP))["rk"]
+    comps = comps.with_columns(rk=by_order.gather(comps["first"]))
     if prev is None:
-        ids = _mint(comps, "first", salt).select("component", "person_id")
-        return nodes.join(ids, on="component").drop("component"), pl.DataFrame(schema=_LOG)
-    nodes = nodes.join(prev.rename({"person_id": "previous_person_id"}), on=["source", "source_key"], how="left")
+        return nodes.join(_mint(comps, "rk", salt).select("component", "person_id"), on="component",
+                          maintain_order="left"), pl.DataFrame(schema=_LOG)
+    nodes = nodes.join(prev.rename({"person_id": "previous_person_id"}), on=["source", "source_key"], how="left",
+                       maintain_order="left")
     if nodes["previous_person_id"].is_null().all() and prev.height and nodes.height:
         raise InputError("the previous record_map shares no record with this data; it was made from other data "
                          "or with another salt (the salt must stay the same for ids to be stable)")
     overlap = (nodes.filter(pl.col("previous_person_id").is_not_null())
                .group_by("component", "previous_person_id").agg(n=pl.len())
-               .join(comps, on="component").sort(["n", "previous_person_id", "first"], descending=[True, False, False]))
+               .join(comps.drop("rk"), on="component")
+               .sort(["n", "previous_person_id", "first"], descending=[True, False, False]))
     kept: dict[int, str] = {}
     taken: set[str] = set()
     for component, pid, _n, _first in overlap.iter_rows():
@@ -114,18 +119,18 @@ def assign_ids(nodes: pl.DataFrame, prev: pl.DataFrame | None, salt: str) -> tup
             kept[component] = pid
             taken.add(pid)
     assigned, used = dict(kept), set(prev["person_id"].to_list()) | taken
-    for component, first, pid in _mint(comps.filter(~pl.col("component").is_in(list(kept))).sort("first"),
-                                       "first", salt).select("component", "first", "person_id").iter_rows():
+    for component, rk, pid in _mint(comps.filter(~pl.col("component").is_in(list(kept))).sort("first"),
+                                    "rk", salt).select("component", "rk", "person_id").iter_rows():
         attempt = 0
         while pid in used:
             attempt += 1
-            pid = _mint(pl.DataFrame({"s": [f"{first}#{attempt}"]}), "s", salt)["person_id"][0]
+            pid = _mint(pl.DataFrame({"s": [f"{rk}#{attempt}"]}), "s", salt)["person_id"][0]
         assigned[component] = pid
         used.add(pid)
     ids = pl.DataFrame({"component": list(assigned), "person_id": list(assigned.values()),
                         "kept": [c in kept for c in assigned]},
                        schema_overrides={"component": nodes["component"].dtype, "person_id": pl.String, "kept": pl.Boolean})
-    nodes = nodes.join(ids, on="component")
+    nodes = nodes.join(ids, on="component", maintain_order="left")
     moved = (nodes.group_by("person_id", "kept", "previous_person_id").agg(records=pl.len())
              .filter(pl.col("previous_person_id").is_null() | (pl.col("previous_person_id") != pl.col("person_id"))))
     change = (pl.when(pl.col("previous_person_id").is_null() & pl.col("kept")).then(pl.lit("added"))
@@ -139,4 +144,4 @@ def assign_ids(nodes: pl.DataFrame, prev: pl.DataFrame | None, salt: str) -> tup
                    pl.col("person_id").alias("previous_person_id"), "records"))
     log = pl.concat([moved.select(change.alias("change"), "person_id", "previous_person_id", "records").cast(_LOG),
                      removed.cast(_LOG)]).sort("change", "person_id", "previous_person_id", nulls_last=True)
-    return nodes.drop("component", "kept", "previous_person_id"), log
+    return nodes.drop("kept", "previous_person_id"), log
