@@ -118,3 +118,33 @@ def test_mark_duplicates_with_pandas_and_a_wrong_standardized_frame():
                        check_dtypes=False)
     with pytest.raises(InputError, match="^standardized must be standardize"):
         clean.mark_duplicates(frame, standardized=frame.head(2))
+
+
+def _phone_by_one_expression(expr: pl.Expr, cc: str) -> pl.Expr:
+    """normalize_phone as one expression tree (each step re-evaluated wherever it is used)."""
+    compact = expr.cast(pl.String).str.normalize("NFKC").str.strip_chars().str.replace(r"\.0$", "").str.replace_all(
+        r"[\s\-\.\(\)/]", "")
+    intl = compact.str.starts_with("+") | compact.str.starts_with("00")
+    digits = compact.str.replace(r"^(\+00|\+|00)", "")
+    domestic = (pl.when(intl & digits.str.starts_with(cc)).then(digits.str.slice(len(cc))).when(intl).then(None)
+                .when(digits.str.starts_with(cc) & (digits.str.len_chars() == len(cc) + 11) & (cc == "86"))
+                .then(digits.str.slice(len(cc))).otherwise(digits))
+    trunk = domestic.str.replace(r"^0", "")
+    national = (pl.when(trunk.str.contains(r"^1[3-9]\d{9}$")).then(trunk) if cc == "86"
+                else pl.when((trunk.str.len_chars() + len(cc)).is_between(8, 15)).then(trunk))
+    foreign = pl.when(intl & ~digits.str.starts_with(cc) & digits.str.len_chars().is_between(8, 15)).then(
+        pl.lit("+") + digits)
+    return pl.when(digits.str.contains(r"^\d+$")).then(pl.coalesce(pl.lit(f"+{cc}") + national, foreign)).cast(pl.String)
+
+
+_PHONE_PARTS = st.sampled_from(["+", "00", "86", "44", "1", "0", "138", "0013", "8000", "7946", " ", "-", "(", ")",
+                                ".0", "１３８", "＋", "a", "٣", "\u3000"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.lists(_PHONE_PARTS, max_size=7).map("".join)), min_size=1, max_size=20),
+       st.sampled_from(["86", "44", "1"]))
+def test_normalize_phone_equals_the_one_expression_form(values, cc):
+    frame = pl.DataFrame({"p": values}, schema={"p": pl.String})
+    assert_frame_equal(frame.select(clean.normalize_phone(pl.col("p"), country_code=cc)),
+                       frame.select(_phone_by_one_expression(pl.col("p"), cc).alias("p")))

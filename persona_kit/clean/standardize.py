@@ -62,25 +62,32 @@ def normalize_phone(expr: pl.Expr, *, country_code: str = "86") -> pl.Expr:
     """
     if not country_code.isdigit():
         raise InputError(f"country_code must be digits only (e.g. '86'), got {country_code!r}")
-    compact = _folded(expr).str.replace(r"\.0$", "").str.replace_all(_SEPARATORS, "")
-    intl = compact.str.starts_with("+") | compact.str.starts_with("00")
-    digits = compact.str.replace(r"^(\+00|\+|00)", "")
-    wellformed = digits.str.contains(r"^\d+$")
-    cc = country_code
-    domestic = (pl.when(intl & digits.str.starts_with(cc)).then(digits.str.slice(len(cc)))
-                .when(intl).then(None)
-                .when(digits.str.starts_with(cc) & (digits.str.len_chars() == len(cc) + 11) & (cc == "86"))
-                .then(digits.str.slice(len(cc)))
+    return expr.map_batches(lambda values: _e164(values, country_code), return_dtype=pl.String,
+                            is_elementwise=True).name.keep()
+
+
+def _e164(values: pl.Series, cc: str) -> pl.Series:
+    """:func:`normalize_phone` of a Series: each step computed once, and on the distinct values only."""
+    text = values.cast(pl.String)
+    steps = (text.unique().drop_nulls().to_frame("raw")
+             .with_columns(compact=_folded(pl.col("raw")).str.replace(r"\.0$", "").str.replace_all(_SEPARATORS, ""))
+             .with_columns(intl=pl.col("compact").str.starts_with("+") | pl.col("compact").str.starts_with("00"),
+                           digits=pl.col("compact").str.replace(r"^(\+00|\+|00)", ""))
+             .with_columns(own=pl.col("digits").str.starts_with(cc), size=pl.col("digits").str.len_chars()))
+    intl, digits, own, size = pl.col("intl"), pl.col("digits"), pl.col("own"), pl.col("size")
+    domestic = (pl.when(intl & own).then(digits.str.slice(len(cc))).when(intl).then(None)
+                .when(own & (size == len(cc) + 11) & (cc == "86")).then(digits.str.slice(len(cc)))
                 .otherwise(digits))
-    trunk = domestic.str.replace(r"^0", "")  # a trunk prefix: 0138…, +44 (0)20…
+    steps = steps.with_columns(trunk=domestic.str.replace(r"^0", ""))  # a trunk prefix: 0138…, +44 (0)20…
+    trunk = pl.col("trunk")
     if cc == "86":
         national = pl.when(trunk.str.contains(_CN_MOBILE)).then(trunk)
     else:
         national = pl.when((trunk.str.len_chars() + len(cc)).is_between(8, 15)).then(trunk)
-    foreign = pl.when(intl & ~digits.str.starts_with(cc) & digits.str.len_chars().is_between(8, 15)).then(
-        pl.lit("+") + digits)
-    return (pl.when(wellformed).then(pl.coalesce(pl.lit(f"+{cc}") + national, foreign))
-            .otherwise(None).cast(pl.String).name.keep())
+    foreign = pl.when(intl & ~own & size.is_between(8, 15)).then(pl.lit("+") + digits)
+    e164 = steps.select(pl.when(digits.str.contains(r"^\d+$"))
+                        .then(pl.coalesce(pl.lit(f"+{cc}") + national, foreign)).cast(pl.String)).to_series()
+    return text.replace_strict(steps.get_column("raw"), e164, return_dtype=pl.String)
 
 
 def normalize_email(expr: pl.Expr) -> pl.Expr:
