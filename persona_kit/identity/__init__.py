@@ -202,11 +202,11 @@ def record_keys(tables: Mapping[str, Any]) -> pl.DataFrame:
     >>> record_keys({"orders": orders}).rows()
     [('web', '17850')]
     """
-    parts = [as_polars(frame, where=name)[0].select(pl.col(_KEY).cast(pl.String)) for name, frame in tables.items()
-             if set(_KEY) <= set(nw.from_native(frame, eager_only=True).columns)]
+    parts = [as_polars(frame, where=name)[0].lazy().select(pl.col(_KEY).cast(pl.String)).unique()
+             for name, frame in tables.items() if set(_KEY) <= set(nw.from_native(frame, eager_only=True).columns)]
     if not parts:
         raise InputError(f"no table has the record key columns {_KEY}; got tables {sorted(tables)}")
-    return pl.concat(parts).filter(_present("source_customer_id")).unique().sort(_KEY)
+    return pl.concat(parts).filter(_present("source_customer_id")).unique().sort(_KEY).collect()
 
 
 def unkeyed_rows(tables: Mapping[str, Any]) -> pl.DataFrame:
@@ -492,13 +492,13 @@ def pseudonymize_tables(tables: Mapping[str, Any], result: IdentityResult, *, sa
         frame, back = as_polars(native, where=name)
         if set(_KEY) <= set(frame.columns):
             frame = frame.with_columns(pl.col("source_customer_id").cast(pl.String))
-            joined = frame.join(result.keys, on=_KEY, how="left", maintain_order="left")
+            joined = frame.select(_KEY).join(result.keys, on=_KEY, how="left", maintain_order="left")
             unknown = joined.filter(_present("source_customer_id").fill_null(False) & pl.col("person_id").is_null())
             if unknown.height:
                 raise InputError(f"table {name!r} has {unknown.height:,} rows of records the identity result does "
                                  "not know; link with records=record_keys(tables) over the same tables")
             order = ["person_id", *("source_key" if c == "source_customer_id" else c for c in frame.columns)]
-            frame = joined.select(order)
+            frame = frame.with_columns(joined["person_id"], joined["source_key"]).select(order)
         hashed = [c for c in frame.columns if c in PII_COLUMNS or c in ID_TYPES]
         out[name] = back(pseudonymize(frame, hashed, salt=secret))
     return out
