@@ -8,13 +8,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from persona_kit import clean, identity, schema
+from persona_kit import clean, identity, privacy, schema
 from persona_kit.errors import InputError
 from persona_kit.identity import fuzzy as identity_fuzzy
 
 ROOT = Path(__file__).parents[1]
 SALT = "test-salt-for-identity"
 KEY = ["source", "source_customer_id"]
+ID_COLUMNS = ["id_type", "id_value", "id_hash"]
 
 
 @pytest.fixture(params=["pandas", "polars"])
@@ -126,6 +127,58 @@ def test_reordering_rows_changes_nothing(rows, seed):
     again = identity.link(data.sample(fraction=1.0, shuffle=True, seed=seed), max_records_per_identifier=4, salt=SALT)
     for name, table in first.artifacts().items():
         assert again.artifacts()[name].equals(table), name
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.lists(st.tuples(st.sampled_from(["a", "ab", "b", "微信"]), st.sampled_from(["1", "10", "2", "张", ""]),
+                               st.sampled_from(["phone", "email", "device_id"]), st.integers(0, 4)), max_size=25),
+       records=st.lists(st.tuples(st.sampled_from(["a", "c"]), st.sampled_from(["1", "9"])), max_size=3))
+def test_link_equals_a_plain_python_union_find_with_string_sorts(rows, records):
+    # an independent computation of every artifact: union-find over records, ids from the smallest
+    # (source, source_key), each frame sorted on its string columns
+    data = ids(*[(s, f"c{i}", t, f"{t}{v}") for s, i, t, v in rows])
+    recs = pl.DataFrame(records, schema=dict.fromkeys(KEY, pl.String), orient="row")
+    result = identity.link(data, records=recs, max_records_per_identifier=100, exclusive=(), salt=SALT)
+    keys = sorted({(s, f"c{i}") for s, i, _, _ in rows} | set(records))
+    parent = {k: k for k in keys}
+
+    def root(k):
+        while parent[k] != k:
+            k = parent[k]
+        return k
+    by_value = {}
+    for s, i, t, v in rows:
+        by_value.setdefault((t, f"{t}{v}"), set()).add((s, f"c{i}"))
+    for members in by_value.values():
+        first, *rest = sorted(members)
+        for other in rest:
+            parent[root(other)] = root(first)
+    hashed = {k: privacy.hash_value(k[1], SALT) for k in keys}
+    smallest = {}
+    for k in keys:
+        smallest[root(k)] = min(smallest.get(root(k), (k[0], hashed[k])), (k[0], hashed[k]))
+    person = {k: "P" + privacy.hash_value("person\x1f" + "\x1f".join(smallest[root(k)]), SALT)[2:18] for k in keys}
+    expected_keys = pl.DataFrame([(*k, hashed[k], person[k]) for k in keys], orient="row",
+                                 schema=dict.fromkeys([*KEY, "source_key", "person_id"], pl.String))
+    assert result.keys.equals(expected_keys)
+    assert result.record_map.equals(expected_keys.select("source", "source_key", "person_id")
+                                    .sort("person_id", "source", "source_key"))
+    rows_out = sorted({(s, f"c{i}", t, f"{t}{v}") for s, i, t, v in rows})
+    status = {k: "linked" if len(m) > 1 else "single" for k, m in by_value.items()}
+    expected_ids = pl.DataFrame([(*r, privacy.hash_value(r[3], SALT), status[r[2:]], person[r[:2]]) for r in rows_out],
+                                orient="row", schema=dict.fromkeys([*KEY, *ID_COLUMNS, "status", "person_id"], pl.String))
+    assert result.identifiers.equals(expected_ids)
+    links = (expected_ids.filter(pl.col("status") == "linked").join(expected_keys.drop("person_id"), on=KEY)
+             .select("person_id", "id_type", "id_hash", "source", "source_key"))
+    assert result.links.equals(links.sort(links.columns))
+    persons = (expected_keys.group_by("person_id").agg(
+        n_records=pl.len(), n_sources=pl.col("source").n_unique(), sources=pl.col("source").unique().sort().str.join("+"))
+        .join(expected_ids.group_by("person_id").agg(n_identifiers=pl.struct("id_type", "id_hash").n_unique()),
+              on="person_id", how="left")
+        .join(links.group_by("person_id").agg(link_types=pl.col("id_type").unique().sort().str.join("+")),
+              on="person_id", how="left")
+        .with_columns(pl.col("n_identifiers").fill_null(0), pl.col("link_types").fill_null("")))
+    assert result.persons.equals(persons.cast(result.persons.schema).sort("person_id"))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
