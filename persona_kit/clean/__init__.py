@@ -209,13 +209,13 @@ def _routed(frame: pl.DataFrame, std: pl.DataFrame, table: str, *, country_code:
         repeated = first.get_column("repeated") | reason.is_not_null()
         reason = pl.select(pl.when(repeated).then(pl.lit("repeated_record")).otherwise(reason)).to_series()
         of = pl.select(pl.when(repeated).then(first.get_column("of"))).to_series()
-    tagged = frame.with_columns(
+    out = reason.is_not_null()
+    reason, of = reason.filter(out), of.filter(out)
+    tagged = frame.filter(out).with_columns(
         reason=reason, column=pl.when(reason == "negative_amount").then(pl.lit("amount")),
         message=reason.replace_strict(REASONS, default=None, return_dtype=pl.String)
         + pl.when(of.is_not_null()).then(pl.format(" (row {}, kept)", of)).otherwise(pl.lit("")))
-    quarantined = _to_quarantine(tagged.filter(pl.col("reason").is_not_null()), table,
-                                 pl.col("reason"), pl.col("message"), pl.col("column"))
-    return quarantined, reason.is_null()
+    return _to_quarantine(tagged, table, pl.col("reason"), pl.col("message"), pl.col("column")), ~out
 
 
 def clean(loaded: LoadedSources, *, country_code: str = "86", money_factors: Mapping[str, float] | None = None,
@@ -271,7 +271,7 @@ def clean(loaded: LoadedSources, *, country_code: str = "86", money_factors: Map
         rows, keep = _routed(frame, std, name, country_code=country_code, numbered_by_loader=numbered_by_loader,
                              plain_money=not money_factors and money_decimals == 4)
         quarantined.append(rows)
-        std = std.filter(keep)
+        std = std if keep.all() else std.filter(keep)
         if name == "orders":
             std, non_product = split_non_product(std, codes=non_product_codes, statuses=statuses)
             std = _with_products(std, products)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -335,11 +336,15 @@ def load_sources(maps: str | Path | Iterable[str | Path] | list[ColumnMap], *,
     """
     cmaps = maps if isinstance(maps, list) and all(isinstance(m, ColumnMap) for m in maps) else load_maps(maps)
     raw_cache: dict[tuple, pl.DataFrame] = {}
+    uses = Counter(cmap.raw_key for cmap in cmaps)
     parts = []
     for cmap in cmaps:
         if cmap.raw_key not in raw_cache:
             raw_cache[cmap.raw_key] = cmap.read_raw()
         parts.append(load_frame(raw_cache[cmap.raw_key], cmap, timezone=timezone))
+        uses[cmap.raw_key] -= 1
+        if not uses[cmap.raw_key]:  # the last map of this file: let its raw frame go
+            del raw_cache[cmap.raw_key]
     tables: dict[str, list[pl.DataFrame]] = {}
     for part in parts:
         for table, frame in part.tables.items():
