@@ -338,6 +338,11 @@ def test_fuzzy_matching_with_splink_on_a_small_frame():
     (lambda: identity.link(CHAIN, pairs=pl.DataFrame({"source_l": ["a"]}), salt=SALT),
      r"pairs: missing columns \['source_customer_id_l', 'source_r', 'source_customer_id_r'\]"),
     (lambda: identity.link([1, 2], salt=SALT), r"identifiers: expected a pandas or polars DataFrame, got list"),
+    # a record without a source used to get a null person_id, shared with every other such record
+    (lambda: identity.link(ids((None, "U1", "phone", "1"), ("pos", "C1", "phone", "1")), salt=SALT),
+     r"identifiers has 1 rows with a customer id but no source; give every record the source it comes from"),
+    (lambda: identity.link(CHAIN, records=pl.DataFrame({"source": [None], "source_customer_id": ["U9"]}), salt=SALT),
+     r"records has 1 rows with a customer id but no source"),
     (lambda: identity.record_keys({"products": pl.DataFrame({"product_id": ["P1"]})}),
      r"no table has the record key columns \['source', 'source_customer_id'\]; got tables \['products'\]"),
     (lambda: identity.pseudonymize_tables({"orders": pl.DataFrame({"source": ["x"], "source_customer_id": ["zz"]})},
@@ -354,7 +359,8 @@ def test_fuzzy_matching_with_splink_on_a_small_frame():
     (lambda: identity_fuzzy.fuzzy_match(None, labels=None),
      r"fuzzy matching needs the customers table \(name, address, birth date\) as a pandas or polars DataFrame, "
      r"got NoneType"),
-], ids=["columns", "priorities-str", "unknown-type", "repeated", "guard", "pairs", "not-a-frame", "no-keys",
+], ids=["columns", "priorities-str", "unknown-type", "repeated", "guard", "pairs", "not-a-frame", "no-source",
+                         "no-record-source", "no-keys",
         "unknown-record", "no-fuzzy-columns", "threshold", "fuzzy-columns", "no-customers"])
 def test_errors_say_what_is_wrong_and_how_to_fix_it(call, message):
     with pytest.raises(InputError, match=message):

@@ -239,9 +239,9 @@ def _conflicts(candidates: pl.DataFrame, before: np.ndarray, after: np.ndarray,
     if exclusive.is_empty():
         return set()
     ex = exclusive.with_columns(pre=before[exclusive["node"].to_numpy()], post=after[exclusive["node"].to_numpy()])
-    per_part = ex.group_by("pre", "post", "id_type").agg(n=pl.col("id_value").n_unique())
+    per_part = ex.group_by("pre", "post", "id_type").agg(n=pl.col("ident").n_unique())
     most = per_part.group_by("post", "id_type").agg(pl.col("n").max())
-    joined = ex.group_by("post", "id_type").agg(total=pl.col("id_value").n_unique()).join(most, on=["post", "id_type"])
+    joined = ex.group_by("post", "id_type").agg(total=pl.col("ident").n_unique()).join(most, on=["post", "id_type"])
     bad = set(joined.filter(pl.col("total") > pl.col("n"))["post"].to_list())
     if not bad:
         return set()
@@ -250,15 +250,22 @@ def _conflicts(candidates: pl.DataFrame, before: np.ndarray, after: np.ndarray,
     return set(joining.filter((pl.col("parts") > 1) & pl.col("post").is_in(list(bad)))["ident"].to_list())
 
 
-def _link_levels(ids: pl.DataFrame, n: int, levels: Sequence[str],
+def _link_levels(ids: pl.DataFrame, idents: pl.DataFrame, n: int, levels: Sequence[str],
                  exclusive: Collection[str]) -> tuple[np.ndarray, set[int]]:
-    """Component label per node after linking level by level, and the identifiers dropped as conflicts."""
-    exclusive_values = ids.filter(pl.col("id_type").is_in(list(exclusive)) & (pl.col("status") != "over_shared"))
-    exclusive_values = exclusive_values.select("node", "id_type", "id_value")
+    """Component label per node after linking level by level, and the identifiers dropped as conflicts.
+
+    ``ids`` holds ``node`` and ``ident``, the row of ``idents`` (id_type, status) it carries."""
+    per_ident = idents.select(
+        level=pl.when(pl.col("status") == "linked").then(
+            pl.col("id_type").replace_strict(list(levels), list(range(len(levels))), default=None)),
+        exclusive=pl.col("id_type").is_in(list(exclusive)) & (pl.col("status") != "over_shared"))
+    exclusive_values = ids.filter(per_ident["exclusive"].gather(ids["ident"]))
+    exclusive_values = exclusive_values.with_columns(id_type=idents["id_type"].gather(exclusive_values["ident"]))
+    level_of = per_ident["level"].gather(ids["ident"])
     accepted = pl.DataFrame(schema={"node": pl.UInt32, "anchor": pl.UInt32})
     labels, rejected = np.arange(n), set()
-    for level in levels:
-        cand = ids.filter((pl.col("id_type") == level) & (pl.col("status") == "linked")).select("ident", "node")
+    for level in range(len(levels)):
+        cand = ids.filter(level_of == level)
         if cand.is_empty():
             continue
         edges = cand.with_columns(anchor=pl.col("node").min().over("ident"))
@@ -355,30 +362,41 @@ def link(identifiers: Any, *, records: Any = None, priorities: Sequence[str] = D
     ids = ids.select(pl.col(_IDS).cast(pl.String)).filter(_present("source_customer_id") & _present("id_value"))
     if pairs is not None:
         ids = pl.concat([ids, _pair_identifiers(pairs)])
-    keys = [ids.select(_KEY)]
+    keys = [_sourced(ids, "identifiers")]
     if records is not None:
         frame = as_polars(records, where="records")[0]
         check_columns(frame.columns, _KEY, where="records")
-        keys.append(frame.select(pl.col(_KEY).cast(pl.String)).filter(_present("source_customer_id")))
-    # integer codes instead of string joins: ``node`` ranks the records by key, ``ident`` the identifiers
+        keys.append(_sourced(frame.select(pl.col(_KEY).cast(pl.String)).filter(_present("source_customer_id")),
+                             "records"))
+    # integer codes instead of strings: ``node`` ranks the record keys, ``ident`` the (id_type, id_value) pairs
     keys = pl.concat(keys).with_columns(node=pl.struct(_KEY).rank("dense") - 1)
     nodes = (keys.filter(pl.col("node").is_first_distinct()).sort("node")
              .with_columns(source_key=hash_expr(pl.col("source_customer_id"), secret)))
     nodes = nodes.with_columns(order=pl.struct("source", "source_key").rank("dense") - 1)
-    ids = (ids.with_columns(node=keys["node"].head(ids.height)).filter(pl.col("source").is_not_null())
-           .with_columns(ident=pl.struct("id_type", "id_value").rank("dense") - 1)
-           .unique(["node", "ident"], keep="any"))
-    ident = ids["ident"].to_numpy()
-    ids = ids.with_columns(id_hash=hash_expr(pl.col("id_value"), secret), records=np.bincount(ident)[ident])
-    ids = ids.with_columns(
+    ids = (ids.select("id_type", "id_value").with_columns(node=keys["node"].head(ids.height))
+           .with_columns(ident=pl.struct("id_type", "id_value").rank("dense") - 1).unique(["node", "ident"], keep="any"))
+    idents = (ids.filter(pl.col("ident").is_first_distinct()).sort("ident").select("id_type", "id_value")
+              .with_columns(id_hash=hash_expr(pl.col("id_value"), secret),
+                            records=pl.Series(np.bincount(ids["ident"].to_numpy()))))
+    idents = idents.with_columns(
         status=pl.when(~pl.col("id_type").is_in([*priorities, FUZZY])).then(pl.lit("not_used"))
         .when(pl.col("records") > _limit(max_records_per_identifier)).then(pl.lit("over_shared"))
-        .when(pl.col("records") < 2).then(pl.lit("single")).otherwise(pl.lit("linked")))
-    labels, rejected = _link_levels(ids, nodes.height, [*priorities, FUZZY], exclusive)
-    ids = ids.with_columns(status=pl.when(pl.col("ident").is_in(list(rejected))).then(pl.lit("conflict"))
-                           .otherwise(pl.col("status")))
+        .when(pl.col("records") < 2).then(pl.lit("single")).otherwise(pl.lit("linked"))).drop("records")
+    ids = ids.select("node", "ident")
+    labels, rejected = _link_levels(ids, idents, nodes.height, [*priorities, FUZZY], exclusive)
+    idents = idents.with_columns(status=pl.when(pl.int_range(pl.len()).is_in(list(rejected))).then(pl.lit("conflict"))
+                                 .otherwise(pl.col("status")))
     nodes, merge_log = assign_ids(nodes.with_columns(component=labels), prev, secret)
-    return _result(nodes, ids, merge_log, previous=prev is not None, salt=secret)
+    return _result(nodes, ids, idents, merge_log, previous=prev is not None, salt=secret)
+
+
+def _sourced(frame: pl.DataFrame, where: str) -> pl.DataFrame:
+    """The record keys of ``frame``; each needs its source."""
+    missing = frame["source"].null_count()
+    if missing:
+        raise InputError(f"{where} has {missing:,} rows with a customer id but no source; give every record the "
+                         "source it comes from")
+    return frame.select(_KEY)
 
 
 def _masked(frame: pl.DataFrame) -> pl.DataFrame:
@@ -391,38 +409,72 @@ def _masked(frame: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(parts) if parts else frame.with_columns(id_masked=pl.lit(None, pl.String))
 
 
-def _result(nodes: pl.DataFrame, ids: pl.DataFrame, merge_log: pl.DataFrame, *, previous: bool,
-            salt: str) -> IdentityResult:
-    """The result frames from ``nodes`` (one row per record, in ``node`` order, with ``order``, ``component`` and
-    ``person_id``) and ``ids`` (one row per record and identifier, with ``node`` and ``ident``). Every sort is on
-    integer ranks that follow the string order of the columns named in the artifact's contract."""
-    persons = (nodes.group_by("component").agg(
-        pl.col("person_id").first(), n_records=pl.len(), n_sources=pl.col("source").n_unique(),
-        sources=pl.col("source").unique().sort().str.join("+")).sort("person_id")
-        .with_columns(rank=pl.int_range(pl.len(), dtype=pl.UInt32)))
+def _name_sets(frame: pl.DataFrame, column: str, count: str, joined: str) -> pl.DataFrame:
+    """Per ``component`` of ``frame``: how many distinct values of ``column`` it holds (``count``) and them sorted
+    and joined by ``+`` (``joined``). Values become bits of 64-bit masks, so only the few distinct sets meet strings.
+    """
+    names = frame[column].unique().sort()
+    code = frame[column].replace_strict(names, range(names.len())).cast(pl.UInt64).to_numpy()
+    words = [f"_w{w}" for w in range(max(1, -(-names.len() // 64)))]
+    bits = [pl.Series(w, np.where(code // 64 == i, np.left_shift(np.uint64(1), code % 64), np.uint64(0)))
+            for i, w in enumerate(words)]
+    per = frame.select("component").with_columns(bits).group_by("component").agg(pl.col(words).bitwise_or())
+    sets = per.select(words).unique()
+    held = [[names[64 * i + b] for i, mask in enumerate(row) for b in range(64) if mask >> b & 1]
+            for row in sets.iter_rows()]
+    sets = sets.with_columns(pl.Series(count, [len(h) for h in held], pl.UInt32),
+                             pl.Series(joined, ["+".join(h) for h in held], pl.String))
+    return per.join(sets, on=words, maintain_order="left").select("component", count, joined)
+
+
+def _result(nodes: pl.DataFrame, ids: pl.DataFrame, idents: pl.DataFrame, merge_log: pl.DataFrame, *,
+            previous: bool, salt: str) -> IdentityResult:
+    """The result frames from ``nodes`` (a record per row in ``node`` order, with ``order``, ``component`` and
+    ``person_id``), ``idents`` (an identifier per row in ``ident`` order, with id_hash and status) and ``ids``
+    (node, ident). Sorts are on integer ranks that follow the string order of the artifact's sort columns."""
+    persons = (nodes.group_by("component").agg(pl.col("person_id").first(), n_records=pl.len())
+               .join(_name_sets(nodes, "source", "n_sources", "sources"), on="component")
+               .sort("person_id").with_columns(rank=pl.int_range(pl.len(), dtype=pl.UInt32)))
     nodes = nodes.join(persons.select("component", "rank"), on="component", maintain_order="left")
-    node = ids["node"]
-    ids = ids.with_columns(person_id=nodes["person_id"].gather(node), component=nodes["component"].gather(node),
-                           source_key=nodes["source_key"].gather(node), order=nodes["order"].gather(node),
-                           rank=nodes["rank"].gather(node))
+
+    def rows(frame: pl.DataFrame, **columns: tuple[pl.DataFrame, str, str]) -> pl.DataFrame:
+        """``frame`` plus ``name`` = ``table[column]`` at ``frame[index]`` for each ``name=(table, column, index)``."""
+        return frame.with_columns(table[column].gather(frame[index]).alias(name)
+                                  for name, (table, column, index) in columns.items())
+
+    def status_in(*statuses: str) -> pl.Series:
+        return idents["status"].is_in(statuses).gather(ids["ident"])
+
     record_map = nodes.sort("rank", "order").select(_MAP)
-    linked = ids.filter(pl.col("status") == "linked")
-    links = (linked.with_columns(id_rank=pl.struct("id_type", "id_hash").rank("dense")).sort("rank", "id_rank", "order")
-             .select("person_id", "id_type", "id_hash", "source", "source_key"))
-    persons = (persons.join(ids.filter(pl.col("id_type") != FUZZY).group_by("component").agg(
-                   n_identifiers=pl.col("ident").n_unique()), on="component", how="left", maintain_order="left")
-               .join(linked.group_by("component").agg(link_types=pl.col("id_type").unique().sort().str.join("+")),
-                     on="component", how="left", maintain_order="left")
+    linked = idents.with_row_index("ident").filter(pl.col("status") == "linked")
+    id_rank = np.zeros(idents.height, dtype=np.uint32)
+    id_rank[linked["ident"].to_numpy()] = linked.select(pl.struct("id_type", "id_hash").rank("dense").alias("r"))["r"]
+    linked = rows(ids.filter(status_in("linked")), rank=(nodes, "rank", "node"), order=(nodes, "order", "node"),
+                  component=(nodes, "component", "node"), id_type=(idents, "id_type", "ident"))
+    links = rows(linked.with_columns(id_rank=id_rank[linked["ident"].to_numpy()]).sort("rank", "id_rank", "order"),
+                 person_id=(nodes, "person_id", "node"), id_hash=(idents, "id_hash", "ident"),
+                 source=(nodes, "source", "node"), source_key=(nodes, "source_key", "node"))
+    links = links.select("person_id", "id_type", "id_hash", "source", "source_key")
+    counted = rows(ids.filter(idents["id_type"].ne(FUZZY).gather(ids["ident"])), component=(nodes, "component", "node"))
+    persons = (persons.join(counted.group_by("component").agg(n_identifiers=pl.col("ident").n_unique()),
+                            on="component", how="left", maintain_order="left")
+               .join(_name_sets(linked, "id_type", "n_link_types", "link_types"), on="component", how="left",
+                     maintain_order="left")
                .with_columns(pl.col("n_identifiers").fill_null(0).cast(pl.UInt32), pl.col("link_types").fill_null(""))
                .select("person_id", "n_records", "n_sources", "sources", "n_identifiers", "link_types"))
-    blocked_ids = ids.filter(pl.col("status").is_in(["over_shared", "conflict"]))
+    blocked_ids = rows(ids.filter(status_in("over_shared", "conflict")), id_type=(idents, "id_type", "ident"),
+                       id_hash=(idents, "id_hash", "ident"), id_value=(idents, "id_value", "ident"),
+                       status=(idents, "status", "ident"), person_id=(nodes, "person_id", "node"),
+                       source=(nodes, "source", "node"))
     blocked = (blocked_ids.group_by("id_type", "id_hash").agg(
         pl.col("id_value").first(), reason=pl.col("status").first(), records=pl.col("node").n_unique(),
         persons=pl.col("person_id").n_unique(), sources=pl.col("source").unique().sort().str.join("+")))
     blocked = (_masked(blocked).select("id_type", "id_hash", "id_masked", "reason", "records", "persons", "sources")
                .sort(["records", "id_type", "id_hash"], descending=[True, False, False]))
     keys = nodes.select(*_KEY, "source_key", "person_id")
-    identifiers = ids.sort("node", "ident").select(*_IDS, "id_hash", "status", "person_id")
+    identifiers = rows(ids.sort("node", "ident"), **{c: (nodes, c, "node") for c in _KEY},
+                       **{c: (idents, c, "ident") for c in ("id_type", "id_value", "id_hash", "status")},
+                       person_id=(nodes, "person_id", "node")).select(*_IDS, "id_hash", "status", "person_id")
     return IdentityResult(record_map, persons, links, blocked, merge_log, keys, identifiers, previous=previous,
                           _salt_check=hash_value("persona-kit", salt))
 
