@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import polars as pl
@@ -12,6 +13,7 @@ from persona_kit.frames import as_polars
 from persona_kit.io import ROW
 from persona_kit.schema import SOURCE_FILE, SOURCE_ROW, TABLES, LoadedSources
 from persona_kit.schema.maps import _mapped
+from persona_kit.schema.validation import _per_distinct
 
 __all__ = ["normalize_phone", "normalize_email", "standardize", "standardization_changes", "date_changes",
            "mark_duplicates", "dedupe_orders"]
@@ -62,14 +64,14 @@ def normalize_phone(expr: pl.Expr, *, country_code: str = "86") -> pl.Expr:
     """
     if not country_code.isdigit():
         raise InputError(f"country_code must be digits only (e.g. '86'), got {country_code!r}")
-    return expr.map_batches(lambda values: _e164(values, country_code), return_dtype=pl.String,
+    return expr.map_batches(lambda values: _per_distinct(values.cast(pl.String), partial(_e164, cc=country_code),
+                                                         pl.String), return_dtype=pl.String,
                             is_elementwise=True).name.keep()
 
 
-def _e164(values: pl.Series, cc: str) -> pl.Series:
-    """:func:`normalize_phone` of a Series: each step computed once, and on the distinct values only."""
-    text = values.cast(pl.String)
-    steps = (text.unique().drop_nulls().to_frame("raw")
+def _e164(text: pl.Series, cc: str) -> pl.Series:
+    """:func:`normalize_phone` of a text Series, each step computed once."""
+    steps = (text.to_frame("raw")
              .with_columns(compact=_folded(pl.col("raw")).str.replace(r"\.0$", "").str.replace_all(_SEPARATORS, ""))
              .with_columns(intl=pl.col("compact").str.starts_with("+") | pl.col("compact").str.starts_with("00"),
                            digits=pl.col("compact").str.replace(r"^(\+00|\+|00)", ""))
@@ -85,9 +87,8 @@ def _e164(values: pl.Series, cc: str) -> pl.Series:
     else:
         national = pl.when((trunk.str.len_chars() + len(cc)).is_between(8, 15)).then(trunk)
     foreign = pl.when(intl & ~own & size.is_between(8, 15)).then(pl.lit("+") + digits)
-    e164 = steps.select(pl.when(digits.str.contains(r"^\d+$"))
+    return steps.select(pl.when(digits.str.contains(r"^\d+$"))
                         .then(pl.coalesce(pl.lit(f"+{cc}") + national, foreign)).cast(pl.String)).to_series()
-    return text.replace_strict(steps.get_column("raw"), e164, return_dtype=pl.String)
 
 
 def normalize_email(expr: pl.Expr) -> pl.Expr:
@@ -300,8 +301,9 @@ def date_changes(loaded: LoadedSources, *, per_column: int = 5) -> pl.DataFrame:
         for column in columns:
             fmt = "%Y-%m-%d" if TABLES[cmap.table][column].dtype == "date" else "%Y-%m-%d %H:%M:%S%:z"
             parsed = mine.filter(pl.col(column).is_not_null())
-            pairs = mapped.select(ROW, before=pl.col(column).cast(pl.String)).filter(
-                pl.col("before").is_not_null() & pl.col(ROW).is_in(parsed.get_column(ROW).implode()))
+            pairs = (mapped.select(ROW, column)  # text only for the rows kept: a typed raw column becomes text here
+                     .filter(pl.col(column).is_not_null() & pl.col(ROW).is_in(parsed.get_column(ROW).implode()))
+                     .select(ROW, before=pl.col(column).cast(pl.String)).filter(pl.col("before").is_not_null()))
             shapes = _shape_counts(pairs).sort("rows", descending=True, maintain_order=True).head(per_column)
             after = (parsed.filter(pl.col(ROW).is_in(shapes.get_column("row").implode()))
                      .select(ROW, after=pl.col(column).dt.to_string(fmt)))

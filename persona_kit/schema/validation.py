@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -153,9 +154,10 @@ def _coerce(frame: pl.DataFrame, spec: dict[str, Column], tz_out: str, tz_in: st
     for name, col in spec.items():
         if col.dtype == "str":
             continue
-        raw = frame.get_column(name)
-        blank = raw.cast(pl.String).str.strip_chars().eq("") if raw.dtype == pl.String else raw.is_null()
-        failed = frame.filter(raw.is_not_null() & ~blank.fill_null(False) & typed.get_column(name).is_null())
+        # given but not typed, and not blank text (checked on those few rows only)
+        failed = frame.filter(pl.col(name).is_not_null() & typed.get_column(name).is_null())
+        if frame.schema[name] == pl.String:
+            failed = failed.filter(pl.col(name).str.strip_chars() != "")
         shown = pl.lit("<masked>") if col.pii else pl.col(name).cast(pl.String)
         problems.append(failed.select(
             ROW, column=pl.lit(name), reason=pl.lit(f"unparseable_{col.dtype}"),
@@ -176,22 +178,10 @@ def _typed(expr: pl.Expr, dtype: pl.DataType, col: Column, tz_out: str, tz_in: s
             return pl.when(expr.cast(pl.String).str.strip_chars() != "").then(expr.cast(pl.String))
         return expr.cast(pl.String)
     if dtype == pl.String:
-        text = expr.str.strip_chars().str.replace_many(_FULL_WIDTH, _HALF_WIDTH)
-        if col.dtype in ("float", "int"):
-            plain = text.str.replace_all(r"[¥￥$£€]|RMB|CNY|元", "").str.strip_chars()
-            # commas only as thousands separators: '1,234.5' is a number, '12,5' or '1.234,50' is not
-            grouped = plain.str.contains(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
-            number = pl.when(grouped).then(plain.str.replace_all(",", "")).otherwise(plain).cast(
-                pl.Float64, strict=False)
-            number = pl.when(number.is_finite()).then(number)  # 'nan' / 'inf' are not numbers
-            if col.dtype == "float":
-                return number
-            return pl.when(number == number.round()).then(number.cast(pl.Int64, strict=False))
-        if col.dtype == "bool":
-            low = text.str.to_lowercase()
-            return pl.when(low.is_in(_TRUE)).then(True).when(low.is_in(_FALSE)).then(False)
-        stamp = _parse_datetime(text, formats or DEFAULT_FORMATS, tz_in, tz_out)
-        return stamp.dt.date() if col.dtype == "date" else stamp
+        target = _PARSED.get(col.dtype) or pl.Datetime("us", tz_out)
+        return expr.map_batches(lambda values: _per_distinct(values, partial(
+            _parsed, col=col, tz_out=tz_out, tz_in=tz_in, formats=formats), target), return_dtype=target,
+            is_elementwise=True)
     if col.dtype in ("float", "int"):  # as for text: NaN / inf are not numbers, 1.5 is not a whole number
         number = expr.cast(pl.Float64, strict=False)
         number = pl.when(number.is_finite()).then(number)
@@ -208,6 +198,41 @@ def _typed(expr: pl.Expr, dtype: pl.DataType, col: Column, tz_out: str, tz_in: s
         return expr if col.dtype == "date" else expr.cast(pl.Datetime("us")).dt.replace_time_zone(
             tz_in, ambiguous="earliest", non_existent="null").dt.convert_time_zone(tz_out)
     return _typed(expr.cast(pl.String), pl.String(), col, tz_out, tz_in, formats)
+
+
+_PARSED = {"float": pl.Float64, "int": pl.Int64, "bool": pl.Boolean, "date": pl.Date}
+
+
+def _per_distinct(values: pl.Series, compute: Callable[[pl.Series], pl.Series], dtype: pl.DataType) -> pl.Series:
+    """``compute`` (elementwise, null stays null) of ``values``, run once per distinct value."""
+    distinct = values.unique().drop_nulls()
+    if distinct.is_empty():
+        return pl.repeat(None, values.len(), dtype=dtype, eager=True).alias(values.name)
+    return values.replace_strict(distinct, compute(distinct), return_dtype=dtype)
+
+
+def _parsed(values: pl.Series, *, col: Column, tz_out: str, tz_in: str, formats: tuple[str, ...] | None) -> pl.Series:
+    """Text typed as ``col.dtype`` (not ``str``), each step computed once."""
+    steps = values.to_frame("raw").select(text=pl.col("raw").str.strip_chars().str.replace_many(_FULL_WIDTH, _HALF_WIDTH))
+    text = pl.col("text")
+    if col.dtype in ("float", "int"):
+        plain = pl.col("plain")
+        # commas only as thousands separators: '1,234.5' is a number, '12,5' or '1.234,50' is not
+        grouped = plain.str.contains(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
+        number = pl.col("number")
+        steps = (steps.select(plain=text.str.replace_all(r"[¥￥$£€]|RMB|CNY|元", "").str.strip_chars())
+                 .select(number=pl.when(grouped).then(plain.str.replace_all(",", "")).otherwise(plain)
+                         .cast(pl.Float64, strict=False))
+                 .select(number=pl.when(number.is_finite()).then(number)))  # 'nan' / 'inf' are not numbers
+        out = number if col.dtype == "float" else pl.when(number == number.round()).then(
+            number.cast(pl.Int64, strict=False))
+    elif col.dtype == "bool":
+        steps = steps.select(low=text.str.to_lowercase())
+        out = pl.when(pl.col("low").is_in(_TRUE)).then(True).when(pl.col("low").is_in(_FALSE)).then(False)
+    else:
+        stamp = _parse_datetime(text, formats or DEFAULT_FORMATS, tz_in, tz_out)
+        out = stamp.dt.date() if col.dtype == "date" else stamp
+    return steps.select(out).to_series()
 
 
 def _parse_datetime(text: pl.Expr, formats: tuple[str, ...], tz_in: str, tz_out: str) -> pl.Expr:
