@@ -166,10 +166,10 @@ def normalize_identifiers(identifiers: Any, *, country_code: str = "86") -> Any:
     """
     frame, back = as_polars(identifiers, where="identifiers")
     check_columns(frame.columns, _IDS, where="identifiers")
-    out = (frame.select(pl.col(_KEY).cast(pl.String), pl.col("id_type").cast(pl.String),
-                        _identifier_value(country_code))
+    out = (frame.lazy().select(pl.col(_KEY).cast(pl.String), pl.col("id_type").cast(pl.String),
+                               _identifier_value(country_code))
            .filter(_present("source_customer_id") & _present("id_value"))
-           .unique().sort(_IDS))
+           .unique().sort(_IDS).collect())
     return back(out)
 
 
