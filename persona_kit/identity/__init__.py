@@ -434,8 +434,10 @@ def _result(nodes: pl.DataFrame, ids: pl.DataFrame, idents: pl.DataFrame, merge_
     (node, ident). Sorts are on integer ranks that follow the string order of the artifact's sort columns."""
     persons = (nodes.group_by("component").agg(pl.col("person_id").first(), n_records=pl.len())
                .join(_name_sets(nodes, "source", "n_sources", "sources"), on="component")
-               .sort("person_id").with_columns(rank=pl.int_range(pl.len(), dtype=pl.UInt32)))
-    nodes = nodes.join(persons.select("component", "rank"), on="component", maintain_order="left")
+               .sort("person_id"))
+    rank = np.empty(persons.height, dtype=np.uint32)  # a component's place in person_id order
+    rank[persons["component"].to_numpy()] = np.arange(persons.height)
+    nodes = nodes.with_columns(rank=rank[nodes["component"].to_numpy()])
 
     def rows(frame: pl.DataFrame, **columns: tuple[pl.DataFrame, str, str]) -> pl.DataFrame:
         """``frame`` plus ``name`` = ``table[column]`` at ``frame[index]`` for each ``name=(table, column, index)``."""

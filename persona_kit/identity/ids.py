@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import narwhals as nw
+import numpy as np
 import polars as pl
 
 from persona_kit.errors import InputError, check_columns
@@ -86,6 +87,7 @@ def assign_ids(nodes: pl.DataFrame, prev: pl.DataFrame | None, salt: str) -> tup
     """Give each component of ``nodes`` (source, source_key, order, component, …) a person id and log changes.
 
     ``order`` ranks the records by ``(source, source_key)``; a component's first record is its smallest.
+    Components are numbered 0 … k-1.
     Returns ``nodes`` (in their order) with ``person_id``, and the merge log (empty without ``prev``).
 
     Examples
@@ -98,11 +100,13 @@ def assign_ids(nodes: pl.DataFrame, prev: pl.DataFrame | None, salt: str) -> tup
     (['P1', 'P1'], [('merged', 'P1', 'P2', 1)])
     """
     comps = nodes.group_by("component").agg(first=pl.col("order").min())
-    by_order = nodes.sort("order").select(rk=pl.concat_str("source", "source_key", separator=_SEP))["rk"]
-    comps = comps.with_columns(rk=by_order.gather(comps["first"]))
+    row_of_order = np.empty(nodes.height, dtype=np.int64)
+    row_of_order[nodes["order"].to_numpy()] = np.arange(nodes.height)
+    first = nodes.select("source", "source_key")[row_of_order[comps["first"].to_numpy()]]
+    comps = comps.with_columns(first.select(rk=pl.concat_str("source", "source_key", separator=_SEP))["rk"])
     if prev is None:
-        return nodes.join(_mint(comps, "rk", salt).select("component", "person_id"), on="component",
-                          maintain_order="left"), pl.DataFrame(schema=_LOG)
+        minted = _mint(comps, "rk", salt).sort("component")["person_id"]
+        return nodes.with_columns(minted.gather(nodes["component"])), pl.DataFrame(schema=_LOG)
     nodes = nodes.join(prev.rename({"person_id": "previous_person_id"}), on=["source", "source_key"], how="left",
                        maintain_order="left")
     if nodes["previous_person_id"].is_null().all() and prev.height and nodes.height:
