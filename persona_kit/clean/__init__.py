@@ -260,6 +260,7 @@ def clean(loaded: LoadedSources, *, country_code: str = "86", money_factors: Map
         ``zero_amount``; :func:`netted_purchases` / :func:`reference_purchases` give the two purchase views.
     """
     tables, quarantined, changes, non_product = {}, [loaded.quarantine.select(QUARANTINE_COLUMNS)], [], None
+    dated = date_changes(loaded) if dates else None  # first, while the clean tables do not take memory yet
     options = dict(country_code=country_code, money_factors=money_factors, money_decimals=money_decimals,
                    timezone=timezone)
     products = (standardize(loaded.tables["products"], **options)
@@ -284,8 +285,8 @@ def clean(loaded: LoadedSources, *, country_code: str = "86", money_factors: Map
         given = tables.get("identifiers")
         tables["identifiers"] = derived if given is None else pl.concat(
             [_normalized_identifiers(given, country_code).select(derived.columns), derived]).unique(maintain_order=True)
-    if dates:
-        changes.append(date_changes(loaded))
+    if dated is not None:
+        changes.append(dated)
     non_product = non_product if non_product is not None else pl.DataFrame(
         schema={"source": pl.String, SOURCE_FILE: pl.String, SOURCE_ROW: pl.Int64, "reason": pl.String})
     quarantine = pl.concat(quarantined, how="vertical_relaxed")

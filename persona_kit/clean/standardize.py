@@ -182,9 +182,14 @@ def standardize(frame: Any, *, country_code: str = "86", money_factors: Mapping[
     bad = {k: v for k, v in (money_factors or {}).items() if not isinstance(v, int | float) or not v > 0}
     if bad:
         raise InputError(f"money_factors must be positive numbers per source, got {bad}")
-    return back(polars.with_columns(_standard_exprs(polars.schema, country_code=country_code,
-                                                    money_factors=money_factors, money_decimals=money_decimals,
-                                                    timezone=timezone)))
+    out = polars.with_columns(_standard_exprs(polars.schema, country_code=country_code, money_factors=money_factors,
+                                              money_decimals=money_decimals, timezone=timezone))
+    # text that trimming left alone keeps the given column, so the two frames share its memory: trimming only
+    # shortens a value or blanks it to null, so equal null counts and equal total lengths mean nothing changed
+    same = [name for name, dtype in polars.schema.items() if dtype == pl.String and name not in ("phone", "email")
+            and out.get_column(name).null_count() == polars.get_column(name).null_count()
+            and out.get_column(name).str.len_bytes().sum() == polars.get_column(name).str.len_bytes().sum()]
+    return back(out.with_columns(polars.select(same)) if same else out)
 
 
 def _rule(column: str, after: pl.Expr) -> pl.Expr:
@@ -223,15 +228,19 @@ def standardization_changes(before: pl.DataFrame, after: pl.DataFrame, *, table:
     for name in before.columns:
         if name in _LINEAGE or name == "source" or not (before.schema[name] == pl.String or name in _MONEY):
             continue
-        old, new = before.get_column(name), after.get_column(name)
-        blanked = old.cast(pl.String).str.strip_chars().eq("").fill_null(False) & new.is_null()
-        changed = old.ne_missing(new) & ~blanked
-        if name in _MONEY:  # floating-point noise removed by rounding is not a change worth showing
-            changed = changed & ((old - new).abs() > 1e-6).fill_null(True)
-        if not changed.any():
+        differs = before.get_column(name).ne_missing(after.get_column(name))
+        if not differs.any():
             continue
         frame = pl.DataFrame({"source": before.get_column("source") if "source" in before.columns else None,
-                              "before": old.cast(pl.String), "after": new.cast(pl.String)}).filter(changed)
+                              "old": before.get_column(name), "new": after.get_column(name)}).filter(differs)
+        old, new = pl.col("old"), pl.col("new")
+        blanked = old.cast(pl.String).str.strip_chars().eq("").fill_null(False) & new.is_null()
+        changed = ~blanked
+        if name in _MONEY:  # floating-point noise removed by rounding is not a change worth showing
+            changed = changed & ((old - new).abs() > 1e-6).fill_null(True)
+        frame = frame.filter(changed).select("source", before=old.cast(pl.String), after=new.cast(pl.String))
+        if frame.is_empty():
+            continue
         shape = _shape(pl.col("before")) if name in ("phone", "email") else pl.lit("")
         parts.append(frame.with_columns(column=pl.lit(name), rule=_rule(name, pl.col("after")), shape=shape)
                      .group_by("source", "column", "rule", "shape", maintain_order=True)
