@@ -148,3 +148,14 @@ def test_normalize_phone_equals_the_one_expression_form(values, cc):
     frame = pl.DataFrame({"p": values}, schema={"p": pl.String})
     assert_frame_equal(frame.select(clean.normalize_phone(pl.col("p"), country_code=cc)),
                        frame.select(_phone_by_one_expression(pl.col("p"), cc).alias("p")))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["a", " a", "a ", "", "  ", "\u3000b", None, "长 文本 text"]),
+                          st.sampled_from(["x", "y", None])), min_size=1, max_size=20))
+def test_standardize_equals_its_expressions_whether_or_not_it_keeps_a_column(rows):
+    from persona_kit.clean.standardize import _standard_exprs
+    frame = pl.DataFrame(rows, schema={"name": pl.String, "city": pl.String}, orient="row")
+    expected = frame.with_columns(_standard_exprs(frame.schema, country_code="86", money_factors=None,
+                                                  money_decimals=4, timezone=None))
+    assert_frame_equal(clean.standardize(frame), expected)
