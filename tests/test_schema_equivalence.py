@@ -47,3 +47,12 @@ def test_parsing_text_step_by_step_equals_the_one_expression_form(values, dtype,
         frame.select(_typed(pl.col("v"), pl.String(), col, "Asia/Shanghai", "Europe/London", formats)),
         frame.select(_typed_text_by_one_expression(pl.col("v"), dtype, "Asia/Shanghai", "Europe/London", formats)
                      .alias("v")))
+
+
+def test_every_kind_of_blank_required_text_is_missing():
+    from persona_kit.schema import validate
+    ids = ["p1", " ", "\u3000", "\t\n", "", " p2 ", None]
+    out = validate(pl.DataFrame({"product_id": ids}), "products")
+    blank = [i + 1 for i, v in enumerate(ids) if v is None or not v.strip()]
+    assert out.quarantine.filter(pl.col("reason") == "missing_required")["row"].to_list() == blank
+    assert out.valid["product_id"].to_list() == ["p1", " p2 "]

@@ -269,8 +269,10 @@ def _pandera_schema(spec: dict[str, Column]) -> pa.DataFrameSchema:
 
 
 def _check(typed: pl.DataFrame, spec: dict[str, Column]) -> pl.DataFrame:
-    blanked = typed.with_columns([pl.when(pl.col(n).str.strip_chars() != "").then(pl.col(n)).alias(n)
-                                  for n, c in spec.items() if c.dtype == "str" and c.required])
+    # a required text that is blank is missing; only columns holding a blank one need rewriting
+    blank = [n for n, c in spec.items() if c.dtype == "str" and c.required
+             and typed.get_column(n).str.contains(r"^\s*$").any()]
+    blanked = typed.with_columns([pl.when(pl.col(n).str.strip_chars() != "").then(pl.col(n)).alias(n) for n in blank])
     try:
         _pandera_schema(spec).validate(blanked, lazy=True)
         return _problem_frame([])
