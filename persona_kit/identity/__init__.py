@@ -409,35 +409,41 @@ def _masked(frame: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(parts) if parts else frame.with_columns(id_masked=pl.lit(None, pl.String))
 
 
-def _name_sets(frame: pl.DataFrame, column: str, count: str, joined: str) -> pl.DataFrame:
-    """Per ``component`` of ``frame``: how many distinct values of ``column`` it holds (``count``) and them sorted
-    and joined by ``+`` (``joined``). Values become bits of 64-bit masks, so only the few distinct sets meet strings.
-    """
-    names = frame[column].unique().sort()
-    code = frame[column].replace_strict(names, range(names.len())).cast(pl.UInt64).to_numpy()
-    words = [f"_w{w}" for w in range(max(1, -(-names.len() // 64)))]
-    bits = [pl.Series(w, np.where(code // 64 == i, np.left_shift(np.uint64(1), code % 64), np.uint64(0)))
-            for i, w in enumerate(words)]
-    per = frame.select("component").with_columns(bits).group_by("component").agg(pl.col(words).bitwise_or())
-    sets = per.select(words).unique()
-    held = [[names[64 * i + b] for i, mask in enumerate(row) for b in range(64) if mask >> b & 1]
+def _name_sets(component: np.ndarray, values: pl.Series, k: int) -> tuple[np.ndarray, pl.Series]:
+    """For components 0 … k-1 (``component`` per value): how many distinct ``values`` each holds, and them sorted
+    and joined by ``+`` ("" for none). Values become bits of 64-bit masks, so only the few distinct sets meet
+    strings."""
+    names = values.unique().sort()
+    code = values.replace_strict(names, range(names.len())).cast(pl.UInt64).to_numpy()
+    words = [f"w{w}" for w in range(max(1, -(-names.len() // 64)))]
+    masks = np.zeros((len(words), k), dtype=np.uint64)
+    np.bitwise_or.at(masks, (code // 64, component), np.left_shift(np.uint64(1), code % 64))
+    per = pl.DataFrame(dict(zip(words, masks, strict=True)), schema=dict.fromkeys(words, pl.UInt64))
+    sets = per.unique()
+    held = [[names[64 * w + b] for w, mask in enumerate(row) for b in range(64) if mask >> b & 1]
             for row in sets.iter_rows()]
-    sets = sets.with_columns(pl.Series(count, [len(h) for h in held], pl.UInt32),
-                             pl.Series(joined, ["+".join(h) for h in held], pl.String))
-    return per.join(sets, on=words, maintain_order="left").select("component", count, joined)
+    sets = sets.with_columns(count=pl.Series([len(h) for h in held], dtype=pl.UInt32),
+                             joined=pl.Series(["+".join(h) for h in held], dtype=pl.String))
+    out = per.join(sets, on=words, maintain_order="left")
+    return out["count"].to_numpy(), out["joined"]
 
 
 def _result(nodes: pl.DataFrame, ids: pl.DataFrame, idents: pl.DataFrame, merge_log: pl.DataFrame, *,
             previous: bool, salt: str) -> IdentityResult:
-    """The result frames from ``nodes`` (a record per row in ``node`` order, with ``order``, ``component`` and
-    ``person_id``), ``idents`` (an identifier per row in ``ident`` order, with id_hash and status) and ``ids``
+    """The result frames from ``nodes`` (a record per row in ``node`` order, with ``order``, ``component`` 0 … k-1
+    and ``person_id``), ``idents`` (an identifier per row in ``ident`` order, with id_hash and status) and ``ids``
     (node, ident). Sorts are on integer ranks that follow the string order of the artifact's sort columns."""
-    persons = (nodes.group_by("component").agg(pl.col("person_id").first(), n_records=pl.len())
-               .join(_name_sets(nodes, "source", "n_sources", "sources"), on="component")
-               .sort("person_id"))
-    rank = np.empty(persons.height, dtype=np.uint32)  # a component's place in person_id order
-    rank[persons["component"].to_numpy()] = np.arange(persons.height)
-    nodes = nodes.with_columns(rank=rank[nodes["component"].to_numpy()])
+    component = nodes["component"].to_numpy()
+    k = int(component.max()) + 1 if nodes.height else 0
+    first_row = np.empty(k, dtype=np.int64)
+    first_row[component[::-1]] = np.arange(nodes.height)[::-1]
+    n_sources, sources = _name_sets(component, nodes["source"], k)
+    persons = pl.DataFrame({"component": np.arange(k), "person_id": nodes["person_id"].gather(first_row),
+                            "n_records": np.bincount(component, minlength=k).astype(np.uint32),
+                            "n_sources": n_sources, "sources": sources}).sort("person_id")
+    rank = np.empty(k, dtype=np.uint32)  # a component's place in person_id order
+    rank[persons["component"].to_numpy()] = np.arange(k)
+    nodes = nodes.with_columns(rank=rank[component])
 
     def rows(frame: pl.DataFrame, **columns: tuple[pl.DataFrame, str, str]) -> pl.DataFrame:
         """``frame`` plus ``name`` = ``table[column]`` at ``frame[index]`` for each ``name=(table, column, index)``."""
@@ -458,11 +464,10 @@ def _result(nodes: pl.DataFrame, ids: pl.DataFrame, idents: pl.DataFrame, merge_
                  source=(nodes, "source", "node"), source_key=(nodes, "source_key", "node"))
     links = links.select("person_id", "id_type", "id_hash", "source", "source_key")
     counted = rows(ids.filter(idents["id_type"].ne(FUZZY).gather(ids["ident"])), component=(nodes, "component", "node"))
-    persons = (persons.join(counted.group_by("component").agg(n_identifiers=pl.col("ident").n_unique()),
-                            on="component", how="left", maintain_order="left")
-               .join(_name_sets(linked, "id_type", "n_link_types", "link_types"), on="component", how="left",
-                     maintain_order="left")
-               .with_columns(pl.col("n_identifiers").fill_null(0).cast(pl.UInt32), pl.col("link_types").fill_null(""))
+    n_identifiers = np.bincount(counted.select("component", "ident").unique()["component"].to_numpy(), minlength=k)
+    link_types = _name_sets(linked["component"].to_numpy(), linked["id_type"], k)[1]
+    persons = (persons.with_columns(n_identifiers=n_identifiers.astype(np.uint32)[persons["component"].to_numpy()],
+                                    link_types=link_types.gather(persons["component"]))
                .select("person_id", "n_records", "n_sources", "sources", "n_identifiers", "link_types"))
     blocked_ids = rows(ids.filter(status_in("over_shared", "conflict")), id_type=(idents, "id_type", "ident"),
                        id_hash=(idents, "id_hash", "ident"), id_value=(idents, "id_value", "ident"),
