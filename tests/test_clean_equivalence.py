@@ -159,3 +159,13 @@ def test_standardize_equals_its_expressions_whether_or_not_it_keeps_a_column(row
     expected = frame.with_columns(_standard_exprs(frame.schema, country_code="86", money_factors=None,
                                                   money_decimals=4, timezone=None))
     assert_frame_equal(clean.standardize(frame), expected)
+
+
+def test_clean_releasing_the_loaded_tables_gives_the_same_result():
+    kept, released = (schema.load_sources(ROOT / "data/sample/maps") for _ in range(2))
+    expected, got = clean.clean(kept), clean.clean(released, release=True)
+    assert not released.tables and kept.tables
+    for name in expected.tables:
+        assert_frame_equal(got.tables[name], expected.tables[name])
+    for part in ("quarantine", "non_product", "accounting", "changes"):
+        assert_frame_equal(getattr(got, part), getattr(expected, part))

@@ -222,7 +222,7 @@ def clean(loaded: LoadedSources, *, country_code: str = "86", money_factors: Map
           money_decimals: int = 4, timezone: str | None = None,
           non_product_codes: Iterable[str] = NON_PRODUCT_CODES, statuses: Sequence[str] = REVERSAL_STATUSES,
           outlier_by: str | None = "category", outlier_k: float = 3.5, min_group: int = 20,
-          dates: bool = True) -> CleanResult:
+          dates: bool = True, release: bool = False) -> CleanResult:
     """Clean every table of a run: standardize, quarantine, separate, net, flag — and account for each row.
 
     Parameters
@@ -238,6 +238,9 @@ def clean(loaded: LoadedSources, *, country_code: str = "86", money_factors: Map
         missing a category or product name get them from the ``products`` table by ``product_id``.
     dates
         Add :func:`date_changes` (reads the raw files again) to ``changes``.
+    release
+        Take each table out of ``loaded.tables`` once it is cleaned, so the loaded and the clean copy of
+        a table are not held together (lower peak memory); for callers done with ``loaded`` afterwards.
 
     Examples
     --------
@@ -266,7 +269,8 @@ def clean(loaded: LoadedSources, *, country_code: str = "86", money_factors: Map
     products = (standardize(loaded.tables["products"], **options)
                 if "products" in loaded.tables else None)
     numbered_by_loader = {m.file.name for m in loaded.maps if m.table == "orders" and "line_no" not in m.targets}
-    for name, frame in loaded.tables.items():
+    for name in list(loaded.tables):
+        frame = loaded.tables.pop(name) if release else loaded.tables[name]
         std = products if name == "products" else standardize(frame, **options)
         changes.append(standardization_changes(frame, std, table=name))
         rows, keep = _routed(frame, std, name, country_code=country_code, numbered_by_loader=numbered_by_loader,
@@ -280,6 +284,7 @@ def clean(loaded: LoadedSources, *, country_code: str = "86", money_factors: Map
             std = flag_outliers(net_cancellations(std, statuses=statuses), by=by, k=outlier_k, min_group=min_group)
             std = std.with_columns(zero_amount=((pl.col("amount") == 0) & (pl.col("quantity") > 0)).fill_null(False))
         tables[name] = std
+        del frame, std, rows, keep  # nothing of this table but its clean copy is held from here on
     if "customers" in tables:
         derived = identifiers_from(tables["customers"])
         given = tables.get("identifiers")
