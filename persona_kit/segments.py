@@ -196,9 +196,9 @@ def rfm_segments(scored: Any, *, split: str = "mean") -> Any:
     code = (high("recency_days").cast(nw.Int64) * 4 + high("frequency").cast(nw.Int64) * 2
             + high("monetary").cast(nw.Int64))
     classes = {int(r) * 4 + int(f) * 2 + int(m): name for (r, f, m), name in RFM_CLASSES.items()}
-    out = lf.with_columns(rfm_segment=key.replace_strict(cells, return_dtype=nw.String),
+    out = lf.with_columns(rfm_segment=key.replace_strict(cells, default=None, return_dtype=nw.String),
                           _class=code).with_columns(
-        rfm_class=nw.col("_class").replace_strict(classes, return_dtype=nw.String)).drop("_class")
+        rfm_class=nw.col("_class").replace_strict(classes, default=None, return_dtype=nw.String)).drop("_class")
     return collect_like(out, eager)
 
 
@@ -396,7 +396,9 @@ def segment_table(persons: Any, orders: Any, events: Any = None, reviews: Any = 
     -------
     Kind of ``persons``, one row per person: ``person_id``, ``recency_days``, ``frequency``, ``monetary``,
     ``r_score``, ``f_score``, ``m_score``, ``rfm_segment``, ``rfm_class``, ``lifecycle_stage``,
-    ``aipl_stage`` (null RFM / lifecycle columns for persons who never bought up to ``as_of``).
+    ``aipl_stage`` (null RFM / lifecycle columns for persons who never bought up to ``as_of``). When
+    every frame is of one lazy engine (Spark, duckdb), all of it runs there and a frame of that engine
+    comes back; frames of mixed kinds are computed in polars.
 
     Examples
     --------
@@ -410,13 +412,22 @@ def segment_table(persons: Any, orders: Any, events: Any = None, reviews: Any = 
     [('a', 'important_value', 'new'), ('b', 'general_winback', 'churned'), ('c', None, None)]
     """
     base, eager = lazy_input(persons, [person_col], "persons")
-    purchases = _polars(features_purchases(orders))
-    events, reviews, customers = (None if f is None else _polars(f) for f in (events, reviews, customers))
+    given = [f for f in (orders, events, reviews, customers) if f is not None]
+    kinds = {base.implementation, *(nw.from_native(f).implementation for f in given)}
+    native = len(kinds) == 1 and not eager and not base.implementation.is_polars()  # one lazy engine: Spark …
+    to = _lazy if native else _polars
+    purchases = to(features_purchases(orders))
+    events, reviews, customers = (None if f is None else to(f) for f in (events, reviews, customers))
     rfm = rfm_segments(rfm_scores(rfm_table(purchases, as_of=as_of, person_col=person_col)), split=split)
     life = lifecycle_stages(purchases, as_of=as_of, new_days=new_days, active_days=active_days,
                             churn_days=churn_days, person_col=person_col)
     aipl = aipl_stages(events, purchases, reviews, customers, as_of=as_of, window_days=aipl_window_days,
                        person_col=person_col)
+    if native:
+        out = base.select(person_col).unique(person_col)
+        for part in (rfm, life, nw.from_native(aipl).drop(list(AIPL_STAGES))):
+            out = out.join(_lazy(part), on=person_col, how="left")
+        return out.sort(person_col).to_native()
     out = _polars(base).select(person_col).unique(person_col)
     for part in (rfm, life, aipl.drop(list(AIPL_STAGES))):
         out = out.join(_polars(part), on=person_col, how="left")
@@ -458,6 +469,11 @@ def aipl_by_scope(events: Any, purchases: Any = None, *, as_of: Any, scopes: Seq
     out = pl.concat(parts).sort("_r", "_s").select("scope", "aipl_stage", pl.col("persons").cast(pl.Int64))
     _, back = as_polars(events, where="events")
     return back(out)
+
+
+def _lazy(frame: Any) -> nw.LazyFrame:
+    """A lazy frame of any engine (Spark, duckdb …) as a narwhals LazyFrame."""
+    return nw.from_native(frame).lazy()
 
 
 def _polars(frame: Any) -> pl.LazyFrame:

@@ -319,3 +319,18 @@ def test_pyspark_gives_the_same_rfm_scores_lifecycle_and_aipl(spark):
         assert hasattr(got, "toPandas"), fn.__name__  # a Spark DataFrame
         got = pl.from_pandas(got.toPandas()).select(expected.columns).cast(expected.schema, strict=False)
         assert got.sort("person_id").equals(expected), fn.__name__
+
+
+def test_segment_table_runs_on_pyspark_with_the_same_result_on_the_sample(spark, sample_identity, tmp_path):
+    """Step 05 on Spark (``spark_master``): every frame read from Parquet by Spark, the segments equal polars'."""
+    tables, result, _ = sample_identity
+    frames = {"persons": result.persons, **{n: tables[n] for n in ("orders", "events", "reviews", "customers")}}
+    for name, frame in frames.items():
+        frame.write_parquet(tmp_path / f"{name}.parquet")
+    expected = segments.segment_table(*frames.values(), as_of="2026-06-30")
+    got = segments.segment_table(*(spark.read.parquet(str(tmp_path / f"{n}.parquet")) for n in frames),
+                                 as_of="2026-06-30")
+    assert hasattr(got, "toPandas")  # stayed a Spark DataFrame
+    got = pl.from_arrow(got.toArrow()).cast(expected.schema, strict=False)
+    assert got.height == expected.height == result.persons.height
+    assert got.equals(expected)
