@@ -116,7 +116,8 @@ def read_raw(path: str | Path, *, encoding: str = "auto", sheet: str | None = No
     else:
         raise InputError(f"unsupported file type {suffix!r}; use .csv, .tsv, .xlsx or .parquet",
                          file=path.name)
-    return frame.with_row_index(ROW, offset=first_row).select(pl.exclude(ROW), pl.col(ROW).cast(pl.Int64))
+    # one contiguous chunk per column: selecting and renaming columns of it later copies nothing
+    return frame.with_row_index(ROW, offset=first_row).select(pl.exclude(ROW), pl.col(ROW).cast(pl.Int64)).rechunk()
 
 
 def _read_guarded(path: Path, read: Callable[[], pl.DataFrame]) -> pl.DataFrame:
