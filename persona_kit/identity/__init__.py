@@ -551,16 +551,29 @@ def pseudonymize_tables(tables: Mapping[str, Any], result: IdentityResult, *, sa
         frame, back = as_polars(native, where=name)
         if set(_KEY) <= set(frame.columns):
             frame = frame.with_columns(pl.col("source_customer_id").cast(pl.String))
-            joined = frame.select(_KEY).join(result.keys, on=_KEY, how="left", maintain_order="left")
-            unknown = joined.filter(_present("source_customer_id").fill_null(False) & pl.col("person_id").is_null())
-            if unknown.height:
-                raise InputError(f"table {name!r} has {unknown.height:,} rows of records the identity result does "
+            joined = (frame.lazy().select(_KEY).join(result.keys.lazy(), on=_KEY, how="left", maintain_order="left")
+                      .select("person_id", "source_key").collect())
+            keyed = frame.select(_present("source_customer_id").fill_null(False)).to_series()
+            unknown = (keyed & joined["person_id"].is_null()).sum()
+            if unknown:
+                raise InputError(f"table {name!r} has {unknown:,} rows of records the identity result does "
                                  "not know; link with records=record_keys(tables) over the same tables")
-            order = ["person_id", *("source_key" if c == "source_customer_id" else c for c in frame.columns)]
-            frame = frame.with_columns(joined["person_id"], joined["source_key"]).select(order)
+            source_key, person_id = (_aligned(joined[c], frame["source"]) for c in ("source_key", "person_id"))
+            frame = frame.with_columns(source_key.alias("source_customer_id")).rename({"source_customer_id": "source_key"})
+            frame.insert_column(0, person_id)
         hashed = [c for c in frame.columns if c in PII_COLUMNS or c in ID_TYPES]
         out[name] = back(pseudonymize(frame, hashed, salt=secret))
     return out
+
+
+def _aligned(series: pl.Series, like: pl.Series) -> pl.Series:
+    """``series`` cut into the chunks of ``like``: a column added to a frame that way neither makes polars copy
+    the frame's other columns to align their chunks nor changes the Parquet row groups the frame writes."""
+    series, start, parts = series.rechunk(), 0, []
+    for chunk in like.get_chunks():
+        parts.append(series.slice(start, chunk.len()))
+        start += chunk.len()
+    return pl.concat(parts, rechunk=False)
 
 
 def source_overlap(result: IdentityResult) -> pl.DataFrame:
