@@ -141,8 +141,10 @@ def _read_text(path: Path, encoding: str, separator: str, columns: list[str] | N
     if encoding == "auto":
         encoding = detect_encoding(path)
     text = path.read_bytes().decode(encoding) if encoding == "gb18030" else None
+    # the header from the first megabyte (to its line end), not from a copy of the whole text
+    head = None if text is None else text[:text.find("\n", _SNIFF_BYTES) + 1 or len(text)]
     with _csv_field_limit(path), \
-            (io.StringIO(text) if text is not None else path.open(encoding=encoding, newline="")) as fh:
+            (io.StringIO(head) if head is not None else path.open(encoding=encoding, newline="")) as fh:
         reader = csv.reader(fh, delimiter=separator)
         header = next(reader, [])
         _check_header(header, path.name)

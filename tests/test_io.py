@@ -286,3 +286,10 @@ def test_reading_some_columns_of_parquet_and_xlsx(tmp_path):
         assert read_raw(path, columns=["n"]).equals(read_raw(path).select("n", ROW))
         with pytest.raises(InputError, match=r"missing columns \['m'\]"):
             read_raw(path, columns=["m"])
+
+
+def test_large_gb18030_file_reads_like_its_utf8_twin(write):
+    text = "卡号,备注\n" + "".join(f"{i:07d},第{i}行\n" for i in range(120_000))  # well past the sniffed megabyte
+    assert len(text.encode("gb18030")) > 1 << 20
+    gb, utf = read_raw(write("gb.csv", text, "gb18030")), read_raw(write("u.csv", text))
+    assert gb.columns == ["卡号", "备注", ROW] and gb.equals(utf)
