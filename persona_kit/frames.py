@@ -19,7 +19,7 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import narwhals as nw
@@ -27,7 +27,7 @@ import polars as pl
 
 from persona_kit.errors import InputError, check_columns
 
-__all__ = ["as_polars", "lazy_input", "collect_like", "computed_once"]
+__all__ = ["as_polars", "lazy_input", "collect_like", "computed_once", "time_zone", "spark_session", "from_spark"]
 
 
 def _from_native(frame: Any, where: str) -> nw.DataFrame | nw.LazyFrame:
@@ -99,6 +99,18 @@ def computed_once(lf: nw.LazyFrame, eager: bool) -> nw.LazyFrame:
     [2, 4]
     """
     return lf.collect().lazy() if eager else lf
+
+
+def time_zone(frames: Iterable[pl.DataFrame], default: str = "UTC") -> str:
+    """The time zone of the first zoned timestamp column of ``frames`` (the data's zone), else ``default``:
+    the zone a Spark session must read wall-clock fields in (:func:`spark_session`).
+
+    >>> import datetime as dt
+    >>> time_zone([pl.DataFrame({"ts": [dt.datetime(2024, 1, 1)]}).with_columns(pl.col("ts").dt.replace_time_zone("Asia/Shanghai"))])
+    'Asia/Shanghai'
+    """
+    return next((t.time_zone for f in frames for t in f.schema.values()
+                 if isinstance(t, pl.Datetime) and t.time_zone), default)
 
 
 def spark_session(master: str, *, timezone: str = "UTC") -> Any:

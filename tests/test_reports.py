@@ -157,3 +157,25 @@ def test_each_report_opens_with_a_computed_summary(sample_run):
     missing = [s["step"] for s in sample_run["steps"]
                if not _opening_summary((folder / s["html"]).read_text(encoding="utf-8"), sample_run["lang"])]
     assert missing == [], f"no computed {_SUMMARY_MARK[sample_run['lang']]} paragraph at the top of: {missing}"
+
+
+def test_step_05_on_spark_writes_the_segments_polars_writes():
+    """``persona-kit run --spark MASTER`` (the ``spark_master`` parameter): step 05 reads step 03's Parquet files
+    on Spark and computes RFM, lifecycle and AIPL there; every artifact equals the polars run's."""
+    import shutil
+
+    pytest.importorskip("pyspark")
+    if shutil.which("java") is None:
+        pytest.skip("pyspark needs a Java runtime and `java` is not on PATH")
+    polars_run = ROOT / "runs" / _run("zh")["run"]
+    spark_run = ROOT / "runs" / "pytest_sample_spark"
+    shutil.rmtree(spark_run, ignore_errors=True)
+    shutil.copytree(polars_run, spark_run)
+    shutil.rmtree(spark_run / "05_segments")
+    record = pipeline.run(SAMPLE, params={"spark_master": "local[1]"}, only=["05"], run_name=spark_run.name,
+                          root=ROOT, progress=False)
+    assert record["status"] == "ok", record["steps"]
+    written = sorted(p.name for p in (polars_run / "05_segments").glob("*.parquet"))
+    assert "segments.parquet" in written and "aipl_flow.parquet" in written
+    for name in written:
+        assert pl.read_parquet(spark_run / "05_segments" / name).equals(pl.read_parquet(polars_run / "05_segments" / name)), name
