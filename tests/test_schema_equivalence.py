@@ -56,3 +56,17 @@ def test_every_kind_of_blank_required_text_is_missing():
     blank = [i + 1 for i, v in enumerate(ids) if v is None or not v.strip()]
     assert out.quarantine.filter(pl.col("reason") == "missing_required")["row"].to_list() == blank
     assert out.valid["product_id"].to_list() == ["p1", " p2 "]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["view", "buy", " view", "", "  ", "\u3000", "nope", None]),
+                          st.sampled_from(["u1", " u2", "", None])), min_size=1, max_size=15))
+def test_coerce_equals_typing_every_column(rows):
+    from persona_kit.io import ROW
+    from persona_kit.schema.validation import _coerce
+    frame = pl.DataFrame(rows, schema={"event_type": pl.String, "source_customer_id": pl.String},
+                         orient="row").with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+    spec = {n: TABLES["events"][n] for n in ("event_type", "source_customer_id")}
+    expected = frame.with_columns(_typed(pl.col(n), pl.String(), c, "Asia/Shanghai", "Asia/Shanghai", None).alias(n)
+                                  for n, c in spec.items())
+    assert_frame_equal(_coerce(frame, spec, "Asia/Shanghai", "Asia/Shanghai", {})[0], expected)

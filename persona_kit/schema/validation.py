@@ -148,8 +148,11 @@ def _record_value(name: str, dtype: pl.DataType) -> pl.Expr:
 
 def _coerce(frame: pl.DataFrame, spec: dict[str, Column], tz_out: str, tz_in: str,
             formats: dict[str, tuple[str, ...]]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    # text columns that typing leaves as they are (no vocabulary, or no blank value to null) are not rewritten
+    same = {n for n, c in spec.items() if c.dtype == "str" and frame.schema[n] == pl.String
+            and not (c.choices and _has_blank(frame.get_column(n)))}
     typed = frame.with_columns([_typed(pl.col(n), frame.schema[n], c, tz_out, tz_in, formats.get(n))
-                                .alias(n) for n, c in spec.items()])
+                                .alias(n) for n, c in spec.items() if n not in same])
     problems = []
     for name, col in spec.items():
         if col.dtype == "str":
@@ -268,10 +271,14 @@ def _pandera_schema(spec: dict[str, Column]) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(columns)
 
 
+def _has_blank(text: pl.Series) -> bool:
+    """Whether some value is empty or white space only (what trimming turns into ``""``)."""
+    return bool(text.str.contains(r"^\s*$").any())
+
+
 def _check(typed: pl.DataFrame, spec: dict[str, Column]) -> pl.DataFrame:
     # a required text that is blank is missing; only columns holding a blank one need rewriting
-    blank = [n for n, c in spec.items() if c.dtype == "str" and c.required
-             and typed.get_column(n).str.contains(r"^\s*$").any()]
+    blank = [n for n, c in spec.items() if c.dtype == "str" and c.required and _has_blank(typed.get_column(n))]
     blanked = typed.with_columns([pl.when(pl.col(n).str.strip_chars() != "").then(pl.col(n)).alias(n) for n in blank])
     try:
         _pandera_schema(spec).validate(blanked, lazy=True)
