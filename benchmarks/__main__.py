@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cap-mb", type=int, default=1000, help="memory cap of the streaming case (MB)")
     parser.add_argument("--copies", type=int, default=1, help="copies of the event log in the streaming case")
     parser.add_argument("--min-support", type=float, default=0.0002, help="min_support of the association rules")
+    parser.add_argument("--peer-cap-mb", type=int, default=None,
+                        help="memory cap of peer cases (MB): a peer that needs more is reported as failed, the run goes on")
     parser.add_argument("--json", default=None, help="also write the results here (default: <work>/results.json)")
     args = parser.parse_args(argv)
     only = [f.strip() for f in args.only.split(",") if f.strip()]
@@ -66,7 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     def pair(name: str, ours: str, peer: str | None, *, ours_kw: dict, peer_kw: dict | None = None,
              peer_name: str = "") -> None:
         mine = measure(ours, repeat=args.repeat, **ours_kw)
-        other = measure(peer, repeat=peer_repeat, **(peer_kw or ours_kw)) if peer else None
+        other = None
+        if peer:
+            try:
+                other = measure(peer, repeat=peer_repeat, memory_cap_mb=args.peer_cap_mb, **(peer_kw or ours_kw))
+            except RuntimeError as err:  # e.g. killed at the memory cap: recorded, the other pairs still run
+                other = {"failed": str(err).splitlines()[0]}
         keep({"benchmark": name, "peer": peer_name, "ours": mine, "other": other})
 
     if "load" in only:
@@ -137,7 +144,9 @@ def _generate(data: Path, people: int) -> None:
 def _line(row: dict) -> str:
     o, p = row["ours"], row["other"]
     text = f"{row['benchmark']}: ours {o['wall_s']:.2f} s (work {o['work_s']:.2f} s), {o['peak_mb']:.0f} MB {o['info']}"
-    if p:
+    if p and "failed" in p:
+        text += f" | {row['peer']}: {p['failed']}"
+    elif p:
         text += (f" | {row['peer']}: {p['wall_s']:.2f} s (work {p['work_s']:.2f} s), {p['peak_mb']:.0f} MB "
                  f"{p['info']}")
     return text
@@ -149,7 +158,9 @@ def table(rows: list[dict]) -> str:
              "|---|---|---|---|---|---|---|"]
     for row in rows:
         o, p = row["ours"], row["other"]
-        if p:
+        if p and "failed" in p:
+            ratio, peer_s, peer_mb = "", p["failed"], ""
+        elif p:
             ratio = f"{p['wall_s'] / o['wall_s']:.2f}× ({p['work_s'] / max(o['work_s'], 1e-9):.2f}×)"
             peer_s, peer_mb = f"{p['wall_s']:.2f} ({p['work_s']:.2f})", f"{p['peak_mb']:.0f}"
         else:

@@ -59,7 +59,7 @@ def profile_build(start: Callable[[], None], *, data: str, out: str, as_of: str 
     target.mkdir(parents=True, exist_ok=True)
     loaded = schema.load_sources(Path(data) / "maps", timezone=TIMEZONE)
     stage("load")
-    tables = clean.clean(loaded, timezone=TIMEZONE).tables
+    tables = clean.clean(loaded, timezone=TIMEZONE, release=True).tables  # each raw table let go once cleaned
     del loaded
     stage("clean")
     result = identity.link(identity.collect_identifiers(tables), records=identity.record_keys(tables), salt=SALT)
