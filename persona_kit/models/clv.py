@@ -100,7 +100,9 @@ def rfm_summary(transactions: Any, *, calibration_end: Any, observation_end: Any
         raise InputError(f"observation_end {obs_end} is before calibration_end {cal_end}")
     ts = pl.col(ts_col)
     day = ts.dt.date() if frame.schema[ts_col] != pl.Date else ts
-    days = (frame.lazy().select(pl.col(customer_col), day.alias("_day"), pl.col(amount_col).cast(pl.Float64))
+    # eager: polars' in-memory engine adds a group's floats in row order, so reruns give the same sums (a lazy
+    # query runs on the streaming engine, which adds them in whatever order its threads see the rows)
+    days = (frame.select(pl.col(customer_col), day.alias("_day"), pl.col(amount_col).cast(pl.Float64))
             .group_by(customer_col, "_day").agg(pl.col(amount_col).sum()))
     summary = (days.filter(pl.col("_day") <= cal_end).group_by(customer_col).agg(
         frequency=(pl.len() - 1).cast(pl.Int64),
@@ -113,7 +115,7 @@ def rfm_summary(transactions: Any, *, calibration_end: Any, observation_end: Any
         summary = (summary.join(hold, on=customer_col, how="left")
                    .with_columns(pl.col("frequency_holdout").fill_null(0),
                                  duration_holdout=pl.lit((obs_end - cal_end).days / unit)))
-    return back(summary.sort(customer_col).collect())
+    return back(summary.sort(customer_col))
 
 
 def _arrays(summary: Any, columns: tuple[str, ...], where: str) -> list[np.ndarray]:
