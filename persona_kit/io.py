@@ -270,9 +270,13 @@ def write_atomic(path: str | Path, write: Callable[[Path], object]) -> Path:
     return path
 
 
+_ROW_GROUP = 512**2  # rows per Parquet row group, fixed: without it the groups follow the frame's memory chunks
+
+
 def write_parquet(frame: pl.DataFrame, path: str | Path) -> Path:
-    """Write a polars frame to Parquet atomically, without volatile metadata (same data, same bytes)."""
-    return write_atomic(path, lambda tmp: frame.write_parquet(tmp, statistics=False))
+    """Write a polars frame to Parquet atomically, without volatile metadata and in row groups of a fixed size:
+    the same data gives the same bytes, however the frame happens to be chunked in memory."""
+    return write_atomic(path, lambda tmp: frame.write_parquet(tmp, statistics=False, row_group_size=_ROW_GROUP))
 
 
 def write_json(obj: object, path: str | Path) -> Path:

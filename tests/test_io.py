@@ -293,3 +293,12 @@ def test_large_gb18030_file_reads_like_its_utf8_twin(write):
     assert len(text.encode("gb18030")) > 1 << 20
     gb, utf = read_raw(write("gb.csv", text, "gb18030")), read_raw(write("u.csv", text))
     assert gb.columns == ["卡号", "备注", ROW] and gb.equals(utf)
+
+
+def test_write_parquet_gives_the_same_bytes_however_the_frame_is_chunked(tmp_path):
+    whole = pl.DataFrame({"x": range(100_000), "y": [str(i) for i in range(100_000)]})
+    pieces = pl.concat([whole.head(30_000), whole.tail(70_000)], rechunk=False)
+    assert pieces.n_chunks() == 2
+    write_parquet(whole, tmp_path / "whole.parquet")
+    write_parquet(pieces, tmp_path / "pieces.parquet")
+    assert (tmp_path / "whole.parquet").read_bytes() == (tmp_path / "pieces.parquet").read_bytes()
