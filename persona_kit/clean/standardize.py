@@ -12,8 +12,8 @@ from persona_kit.errors import InputError
 from persona_kit.frames import as_polars
 from persona_kit.io import ROW
 from persona_kit.schema import SOURCE_FILE, SOURCE_ROW, TABLES, LoadedSources
-from persona_kit.schema.maps import _mapped
-from persona_kit.schema.validation import _per_distinct
+from persona_kit.schema.maps import mapped_columns
+from persona_kit.schema.validation import per_distinct
 
 __all__ = ["normalize_phone", "normalize_email", "standardize", "standardization_changes", "date_changes",
            "mark_duplicates", "dedupe_orders"]
@@ -64,7 +64,7 @@ def normalize_phone(expr: pl.Expr, *, country_code: str = "86") -> pl.Expr:
     """
     if not country_code.isdigit():
         raise InputError(f"country_code must be digits only (e.g. '86'), got {country_code!r}")
-    return expr.map_batches(lambda values: _per_distinct(values.cast(pl.String), partial(_e164, cc=country_code),
+    return expr.map_batches(lambda values: per_distinct(values.cast(pl.String), partial(_e164, cc=country_code),
                                                          pl.String), return_dtype=pl.String,
                             is_elementwise=True).name.keep()
 
@@ -303,7 +303,7 @@ def date_changes(loaded: LoadedSources, *, per_column: int = 5) -> pl.DataFrame:
     for cmap, columns in plans:
         if cmap.raw_key not in raws:
             raws[cmap.raw_key] = cmap.read_raw(list(wanted[cmap.raw_key]))
-        mapped = _mapped(raws[cmap.raw_key], cmap, columns)
+        mapped = mapped_columns(raws[cmap.raw_key], cmap, columns)
         mine = (loaded.tables[cmap.table].lazy()
                 .filter((pl.col("source") == cmap.source) & (pl.col(SOURCE_FILE) == cmap.file.name))
                 .select(pl.col(SOURCE_ROW).alias(ROW), *columns).collect())

@@ -15,7 +15,7 @@ from persona_kit.errors import InputError, check_choice, check_columns, did_you_
 from persona_kit.io import ENCODINGS, ROW, read_raw
 from persona_kit.schema.tables import TABLES, Column
 
-__all__ = ["DEFAULT_FORMATS", "ColumnMap", "load_map", "load_maps", "apply_map"]
+__all__ = ["DEFAULT_FORMATS", "ColumnMap", "load_map", "load_maps", "apply_map", "mapped_columns"]
 
 DEFAULT_FORMATS = (
     "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y/%m/%d %H:%M:%S",
@@ -211,7 +211,7 @@ def apply_map(raw: pl.DataFrame, cmap: ColumnMap) -> pl.DataFrame:
     available = [c for c in raw.columns if c != ROW]
     check_columns(available, list(cmap.columns), where=cmap.file.name,
                   candidates=[c for c in available if c not in cmap.columns])
-    frame = _mapped(raw, cmap)
+    frame = mapped_columns(raw, cmap)
     if "source" not in frame.columns:
         frame = frame.with_columns(source=pl.lit(cmap.source))
     if cmap.table == "orders" and "line_no" not in frame.columns:
@@ -219,7 +219,7 @@ def apply_map(raw: pl.DataFrame, cmap: ColumnMap) -> pl.DataFrame:
     return frame
 
 
-def _mapped(raw: pl.DataFrame, cmap: ColumnMap, targets: Collection[str] | None = None) -> pl.DataFrame:
+def mapped_columns(raw: pl.DataFrame, cmap: ColumnMap, targets: Collection[str] | None = None) -> pl.DataFrame:
     """The map's source columns renamed and recoded, and its constants, with ``__row``; only ``targets``
     (canonical names) when given, so ``raw`` needs only their source columns (:meth:`ColumnMap.sources`)."""
     def wanted(column: str) -> bool:

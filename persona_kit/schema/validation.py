@@ -25,7 +25,7 @@ from persona_kit.schema.maps import DEFAULT_FORMATS, ColumnMap, _check_timezone,
 from persona_kit.schema.tables import SOURCE_FILE, SOURCE_ROW, TABLES, Column
 
 __all__ = ["REASONS", "QUARANTINE_COLUMNS", "Validated", "LoadedSources", "validate", "load_frame",
-           "load_sources"]
+           "load_sources", "per_distinct"]
 
 # Reason codes of the quarantine, in the order a row's first problem is chosen; each has a sentence.
 REASONS = {
@@ -182,7 +182,7 @@ def _typed(expr: pl.Expr, dtype: pl.DataType, col: Column, tz_out: str, tz_in: s
         return expr.cast(pl.String)
     if dtype == pl.String:
         target = _PARSED.get(col.dtype) or pl.Datetime("us", tz_out)
-        return expr.map_batches(lambda values: _per_distinct(values, partial(
+        return expr.map_batches(lambda values: per_distinct(values, partial(
             _parsed, col=col, tz_out=tz_out, tz_in=tz_in, formats=formats), target), return_dtype=target,
             is_elementwise=True)
     if col.dtype in ("float", "int"):  # as for text: NaN / inf are not numbers, 1.5 is not a whole number
@@ -206,8 +206,13 @@ def _typed(expr: pl.Expr, dtype: pl.DataType, col: Column, tz_out: str, tz_in: s
 _PARSED = {"float": pl.Float64, "int": pl.Int64, "bool": pl.Boolean, "date": pl.Date}
 
 
-def _per_distinct(values: pl.Series, compute: Callable[[pl.Series], pl.Series], dtype: pl.DataType) -> pl.Series:
-    """``compute`` (elementwise, null stays null) of ``values``, run once per distinct value."""
+def per_distinct(values: pl.Series, compute: Callable[[pl.Series], pl.Series], dtype: pl.DataType) -> pl.Series:
+    """``compute`` (elementwise, null stays null) of ``values``, run once per distinct value: a long column of a
+    few distinct values (phones, dates, codes) is computed at the cost of its distinct values.
+
+    >>> per_distinct(pl.Series(["a", "b", "a", None]), lambda s: s.str.to_uppercase(), pl.String).to_list()
+    ['A', 'B', 'A', None]
+    """
     distinct = values.unique().drop_nulls()
     if distinct.is_empty():
         return pl.repeat(None, values.len(), dtype=dtype, eager=True).alias(values.name)
