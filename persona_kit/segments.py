@@ -423,15 +423,13 @@ def segment_table(persons: Any, orders: Any, events: Any = None, reviews: Any = 
                             churn_days=churn_days, person_col=person_col)
     aipl = aipl_stages(events, purchases, reviews, customers, as_of=as_of, window_days=aipl_window_days,
                        person_col=person_col)
+    out = _lazy(to(base)).select(person_col).unique(person_col)
+    for part in (rfm, life, nw.from_native(aipl).drop(list(AIPL_STAGES))):
+        out = out.join(_lazy(to(part)), on=person_col, how="left")
+    out = out.sort(person_col)
     if native:
-        out = base.select(person_col).unique(person_col)
-        for part in (rfm, life, nw.from_native(aipl).drop(list(AIPL_STAGES))):
-            out = out.join(_lazy(part), on=person_col, how="left")
-        return out.sort(person_col).to_native()
-    out = _polars(base).select(person_col).unique(person_col)
-    for part in (rfm, life, aipl.drop(list(AIPL_STAGES))):
-        out = out.join(_polars(part), on=person_col, how="left")
-    out = out.sort(person_col).collect()
+        return out.to_native()
+    out = out.collect().to_polars()
     if not eager:
         return out.lazy()
     return out.to_pandas() if base.implementation.is_pandas_like() else out
@@ -472,7 +470,7 @@ def aipl_by_scope(events: Any, purchases: Any = None, *, as_of: Any, scopes: Seq
 
 
 def _lazy(frame: Any) -> nw.LazyFrame:
-    """A lazy frame of any engine (Spark, duckdb …) as a narwhals LazyFrame."""
+    """A lazy frame of any engine (polars, Spark, duckdb …) as a narwhals LazyFrame."""
     return nw.from_native(frame).lazy()
 
 
