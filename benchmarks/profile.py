@@ -44,6 +44,7 @@ def profile_build(start: Callable[[], None], *, data: str, out: str, as_of: str 
     ``stages`` in the result: seconds and the process's RSS (MB) at the end of each stage."""
     import polars as pl
 
+    from benchmarks.runner import rss_mb
     from persona_kit import clean, identity, schema, segments, tags
     from persona_kit.features import build_features
 
@@ -52,7 +53,7 @@ def profile_build(start: Callable[[], None], *, data: str, out: str, as_of: str 
 
     def stage(name: str) -> None:
         now = time.perf_counter()
-        stages[name] = {"s": round(now - began[0], 2), "rss_mb": _rss_mb()}
+        stages[name] = {"s": round(now - began[0], 2), "rss_mb": round(rss_mb())}
         began[0] = now
 
     target = Path(out)
@@ -85,12 +86,6 @@ def profile_build(start: Callable[[], None], *, data: str, out: str, as_of: str 
     return {"persons": result.persons.height, "events": person["events"].height,
             "order_lines": person["orders"].height, "features": list(feats.shape), "tags": len(usable.ids),
             "segmented": segs.height, "stages": stages}
-
-
-def _rss_mb() -> int:
-    """The process's resident set size now (MB)."""
-    status = Path("/proc/self/status").read_text().splitlines()
-    return int(next(line.split()[1] for line in status if line.startswith("VmRSS:"))) // 1024
 
 
 def event_features_ours(start: Callable[[], None], *, events: str, as_of: str = AS_OF) -> dict:

@@ -102,14 +102,15 @@ def _child() -> None:
     info = case(lambda: mark.__setitem__(0, time.perf_counter()), **json.loads(sys.argv[2]))
     work = time.perf_counter() - mark[0]
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    print(json.dumps({"work_s": work, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_mb": _peak_rss_mb(),
+    print(json.dumps({"work_s": work, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_mb": rss_mb("VmHWM"),
                       "info": info}))
 
 
-def _peak_rss_mb() -> float:
-    """This process's peak resident set (``VmHWM``). Not ``ru_maxrss``: Linux carries that over from the
-    parent through fork + exec, so a small case started by a big parent would report the parent's peak."""
-    line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("VmHWM:"))
+def rss_mb(field: str = "VmRSS") -> float:
+    """This process's resident set now (``VmRSS``) or at its peak (``VmHWM``), in MB. Not ``ru_maxrss``: Linux
+    carries that over from the parent through fork + exec, so a small case started by a big parent would
+    report the parent's peak."""
+    line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith(f"{field}:"))
     return int(line.split()[1]) / 1024
 
 
