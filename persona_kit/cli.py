@@ -33,8 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--lang", choices=["zh", "en"], help="report language (overrides the params file)")
     run.add_argument("--show-code", action="store_true", help="show code cells in the HTML reports")
     run.add_argument("--spark", metavar="MASTER",
-                     help="run the steps that can on Spark (features and tags): a master URL such as local[*] or "
-                          "spark://host:7077 (needs the [spark] extra and Java)")
+                     help="run the steps that can on Spark (04 features and tags, 05 RFM / lifecycle / AIPL): a master URL "
+                          "such as local[*] or spark://host:7077 (needs the [spark] extra and Java)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
 
     generate = commands.add_parser("generate", help="write a deterministic synthetic sample")
