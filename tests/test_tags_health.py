@@ -127,3 +127,20 @@ def test_pandas_in_pandas_out_with_the_same_numbers(measure):
     from_pandas = measure(old.to_pandas(), new.to_pandas())
     assert isinstance(from_polars, pl.DataFrame) and isinstance(from_pandas, pd.DataFrame)
     pd.testing.assert_frame_equal(from_pandas, from_polars.to_pandas())
+
+
+def test_redundancy_counts_only_the_levels_of_persons_holding_both_tags():
+    # levels held only by persons without the other tag ("b", "y") are no row or column of the pair's table
+    rng = np.random.default_rng(3)
+    x = rng.choice(["a", "b", "c", None], size=300).tolist()
+    y = [None if v == "b" else "y" if v is None else rng.choice(["x", "z"]) for v in x]
+    tags = long({"x": x, "y": y}, D1)
+    out = redundancy(tags).row(0, named=True)
+    pairs = [(a, b) for a, b in zip(x, y, strict=True) if a is not None and b is not None]
+    levels_a, levels_b = sorted({a for a, _ in pairs}), sorted({b for _, b in pairs})
+    table = np.zeros((len(levels_a), len(levels_b)), dtype=np.int64)
+    for a, b in pairs:
+        table[levels_a.index(a), levels_b.index(b)] += 1
+    assert (levels_a, levels_b) == (["a", "c"], ["x", "z"])
+    assert out["persons"] == len(pairs)
+    assert out["cramers_v"] == pytest.approx(association(table, method="cramer"), rel=1e-12)

@@ -195,12 +195,21 @@ def cramers_v(x: Any, y: Any) -> float | None:
     """
     pairs = pl.DataFrame({"x": pl.Series(list(x), dtype=pl.String), "y": pl.Series(list(y), dtype=pl.String)}
                          ).drop_nulls()
-    if pairs.is_empty():
+    return _cramers_v_of_codes(_level_codes(pairs["x"]), _level_codes(pairs["y"]))
+
+
+def _level_codes(values: pl.Series) -> np.ndarray:
+    """Each value's level in sorted order (0, 1, …); -1 for null."""
+    return values.rank("dense").fill_null(0).cast(pl.Int64).to_numpy() - 1
+
+
+def _cramers_v_of_codes(rows: np.ndarray, cols: np.ndarray) -> float | None:
+    """:func:`cramers_v` of level codes (no nulls); levels that do not occur are left out of the table."""
+    if not len(rows):
         return None
-    _, rows = np.unique(pairs["x"].to_numpy(), return_inverse=True)
-    _, cols = np.unique(pairs["y"].to_numpy(), return_inverse=True)
-    observed = np.zeros((rows.max() + 1, cols.max() + 1))
-    np.add.at(observed, (rows, cols), 1.0)
+    width = int(cols.max()) + 1
+    observed = np.bincount(rows * width + cols, minlength=(int(rows.max()) + 1) * width).reshape(-1, width)
+    observed = observed[observed.any(axis=1)][:, observed.any(axis=0)].astype(np.float64)
     if min(observed.shape) < 2:
         return None
     n = observed.sum()
@@ -218,11 +227,12 @@ def redundancy(tags: Any, *, catalog: Catalog | None = None, threshold: float = 
            if types.get(t) in ("bool", "category")]
     table = frame.filter(pl.col("tag_id").is_in(ids)).pivot(
         on="tag_id", index="person_id", values="value", aggregate_function="first") if ids else pl.DataFrame()
+    codes = {t: _level_codes(table[t].cast(pl.String)) for t in ids if t in table.columns}  # once per tag
     rows = []
-    for a, b in combinations([t for t in ids if t in table.columns], 2):
-        pair = table.select(a, b).drop_nulls()
-        rows.append({"tag_a": a, "tag_b": b, "persons": pair.height,
-                     "cramers_v": cramers_v(pair[a], pair[b]) if pair.height else None})
+    for a, b in combinations(codes, 2):
+        both = (codes[a] >= 0) & (codes[b] >= 0)
+        rows.append({"tag_a": a, "tag_b": b, "persons": int(both.sum()),
+                     "cramers_v": _cramers_v_of_codes(codes[a][both], codes[b][both])})
     out = pl.DataFrame(rows, schema={"tag_a": pl.String, "tag_b": pl.String, "persons": pl.Int64,
                                      "cramers_v": pl.Float64})
     return back(out.with_columns((pl.col("cramers_v") > threshold).fill_null(False).alias("flag")))
